@@ -1,0 +1,151 @@
+// demo.test.mjs: the demo page in a real browser: publish, XSS payloads, a background job, cut buttons and two tabs sharing one set of connections.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, launchChromium, publish, sleep, TRANSPORTS } from './harness.mjs';
+
+const FLAGS = ['--heartbeat', '1s', '--poll-timeout', '5s'];
+const XSS = [
+  '<img src=x onerror="top.__xss = (top.__xss || 0) + 1">',
+  '</script><script>top.__xss = (top.__xss || 0) + 1</script>',
+  '<svg onload="top.__xss = (top.__xss || 0) + 1"></svg><!--',
+];
+
+async function openDemo(context, gateway, onRequest) {
+  const page = await context.newPage();
+  if (onRequest) page.on('request', onRequest);
+  await page.goto(`${gateway.url}/`);
+  return page;
+}
+
+async function waitAllOpen(page) {
+  await page.waitForFunction(() => {
+    const panes = [...document.querySelectorAll('.pane')];
+    return panes.length === 4 && panes.every((p) => p.getAttribute('data-status') === 'open');
+  }, null, { timeout: 10_000 });
+}
+
+// The texts each pane shows, newest first.
+function shown(page) {
+  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.pane')].map((p) => [
+    p.getAttribute('data-transport'), [...p.querySelectorAll('.events .ev-data')].map((d) => d.textContent),
+  ])));
+}
+
+async function waitShown(page, text, timeout) {
+  await page.waitForFunction((text) => {
+    const panes = [...document.querySelectorAll('.pane')];
+    return panes.every((p) => [...p.querySelectorAll('.ev-data')].some((d) => d.textContent === text));
+  }, text, { timeout });
+}
+
+async function publishFromForm(page, text) {
+  await page.fill('#message', text);
+  await page.click('#publish button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('message').value === '', null, { timeout: 5000 });
+}
+
+test('text published from the form appears as text in all four panes, and XSS payloads never run', async (t) => {
+  const gateway = await startGateway(t, FLAGS);
+  const page = await openDemo(await launchChromium(t), gateway);
+  await waitAllOpen(page);
+  assert.equal(await page.textContent('#role'), 'This tab holds the four connections for every open tab of this page.');
+  await publishFromForm(page, 'Hello, four transports!\nsecond line');
+  await waitShown(page, 'Hello, four transports!\nsecond line', 1000);
+  assert.match(await page.textContent('#publish-note'), /^Published \S+ to 4 subscribers\.$/);
+
+  for (const payload of XSS) {
+    await publishFromForm(page, payload);
+    await waitShown(page, payload, 3000);
+  }
+  await page.waitForFunction(() => [...document.querySelectorAll('.stat-events')].every((d) => d.textContent === '4'));
+  const panes = await shown(page);
+  for (const transport of TRANSPORTS) {
+    assert.deepEqual(panes[transport], [...XSS].reverse().concat('Hello, four transports!\nsecond line'), transport);
+  }
+  assert.equal(await page.evaluate(() => document.querySelectorAll('.events img, .events svg, .events script').length), 0);
+  for (const frame of page.frames()) {
+    assert.equal(await frame.evaluate(() => window.__xss), undefined, `no payload ran in ${frame.url()}`);
+  }
+  const figures = await page.evaluate(() => [...document.querySelectorAll('.pane')].map((p) => [
+    p.querySelector('.stat-events').textContent, p.querySelector('.stat-latency').textContent]));
+  for (const [events, latency] of figures) {
+    assert.equal(events, '4');
+    assert.match(latency, /^\d+ ms$/);
+  }
+});
+
+test('a background job reaches 100 % in every pane while the page stays responsive', async (t) => {
+  const gateway = await startGateway(t, FLAGS);
+  const page = await openDemo(await launchChromium(t), gateway);
+  await waitAllOpen(page);
+  await page.fill('#steps', '30');
+  await page.fill('#pace', '100');
+  await page.click('#job button[type=submit]');
+  await page.waitForFunction(() => [...document.querySelectorAll('.progress')].every((p) => Number(p.getAttribute('aria-valuenow')) > 0));
+  const started = Date.now();
+  await publishFromForm(page, 'published during the job');
+  await waitShown(page, 'published during the job', 1000);
+  assert.ok(Date.now() - started < 1500, 'a publish during the job is not held back');
+  await page.waitForFunction(() => [...document.querySelectorAll('.job')].every((j) => j.getAttribute('data-state') === 'done'), null, { timeout: 10_000 });
+  const bars = await page.evaluate(() => [...document.querySelectorAll('.progress')].map((p) => p.getAttribute('aria-valuenow')));
+  assert.deepEqual(bars, ['100', '100', '100', '100']);
+  assert.match(await page.textContent('#job-note'), /^Job \S+ started: 30 steps, one every 100 ms\.$/);
+});
+
+test('a cut button drops its connection and the pane resumes from its cursor with nothing lost', async (t) => {
+  const gateway = await startGateway(t, FLAGS);
+  const page = await openDemo(await launchChromium(t), gateway);
+  await waitAllOpen(page);
+  await publish(gateway.url, 'demo', 'before the cut');
+  await waitShown(page, 'before the cut', 3000);
+  for (const transport of TRANSPORTS) {
+    await page.click(`.pane[data-transport=${transport}] .cut`);
+  }
+  await page.waitForFunction(() => [...document.querySelectorAll('.pane')].every((p) => p.getAttribute('data-status') === 'waiting'));
+  for (const text of ['while cut 1', 'while cut 2', 'while cut 3']) await publish(gateway.url, 'demo', text);
+  await waitShown(page, 'while cut 3', 6000);
+  await sleep(300);
+  const panes = await shown(page);
+  for (const transport of TRANSPORTS) {
+    assert.deepEqual(panes[transport], ['while cut 3', 'while cut 2', 'while cut 1', 'before the cut'], transport);
+  }
+  await page.waitForFunction(() => [...document.querySelectorAll('.stat-reconnects')].every((d) => d.textContent === '1'));
+  await sleep(1000);
+  const reconnects = await page.evaluate(() => [...document.querySelectorAll('.stat-reconnects')].map((d) => d.textContent));
+  assert.deepEqual(reconnects, ['1', '1', '1', '1'], 'one reconnect per cut, no storm');
+});
+
+test('two tabs share one set of four connections and both get a publish from either within a second', async (t) => {
+  const gateway = await startGateway(t, FLAGS);
+  const context = await (await launchChromium(t)).newContext();
+  const held = { first: 0, second: 0 };
+  const counter = (name) => (req) => { if (/\/(sse|stream|iframe|poll)\//.test(req.url())) held[name] += 1; };
+  const first = await openDemo(context, gateway, counter('first'));
+  await waitAllOpen(first);
+  const second = await openDemo(context, gateway, counter('second'));
+  await waitAllOpen(second);
+  assert.match(await second.textContent('#role'), /^Another tab holds the connections/);
+  const job = await fetch(`${gateway.url}/demo/jobs?steps=20&pace_ms=100&channel=demo`, { method: 'POST' });
+  assert.equal(job.status, 202);
+
+  for (const [from, text] of [[second, 'from the second tab'], [first, 'from the first tab'], [second, 'second again']]) {
+    const started = Date.now();
+    await publishFromForm(from, text);
+    await Promise.all([waitShown(first, text, 1000), waitShown(second, text, 1000)]);
+    assert.ok(Date.now() - started < 1000, `"${text}" reached both tabs within a second`);
+  }
+  for (const page of [first, second]) {
+    await page.waitForFunction(() => [...document.querySelectorAll('.job')].every((j) => j.getAttribute('data-state') === 'done'), null, { timeout: 10_000 });
+    assert.deepEqual((await shown(page)).poll, ['second again', 'from the first tab', 'from the second tab']);
+  }
+  assert.equal(held.second, 0, 'the second tab opened no connection of its own');
+  const info = await (await fetch(`${gateway.url}/channels/demo`)).json();
+  assert.ok(info.subscribers <= 4, `the gateway holds ${info.subscribers} subscribers for two tabs`);
+
+  await first.close();
+  await second.waitForFunction(() => document.getElementById('role').getAttribute('data-role') === 'leader');
+  await waitAllOpen(second);
+  await publish(gateway.url, 'demo', 'after the first tab closed');
+  await waitShown(second, 'after the first tab closed', 3000);
+  assert.deepEqual((await shown(second)).sse.slice(0, 2), ['after the first tab closed', 'second again']);
+});
