@@ -1,0 +1,113 @@
+//! The transport-neutral event, the names it carries, and its cache of encoded frames.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::id::Id;
+
+/// One published event. Transports never change it; they encode it.
+#[derive(Debug, Serialize)]
+pub struct Event {
+    pub id: Id,
+    pub channel: String,
+    #[serde(rename = "event")]
+    pub kind: String,
+    pub data: String,
+    /// Unix time of the publish in milliseconds, so clients can measure delivery latency.
+    pub time: u64,
+    #[serde(skip)]
+    frames: [OnceLock<Bytes>; Format::COUNT],
+}
+
+/// The encodings the transports share. Each event is encoded at most once per format,
+/// however many subscribers receive it.
+#[derive(Debug, Clone, Copy)]
+pub enum Format {
+    Sse,
+    Json,
+    StreamLine,
+}
+
+impl Format {
+    const COUNT: usize = 3;
+}
+
+impl Event {
+    pub fn new(id: Id, channel: String, kind: String, data: String, time: u64) -> Self {
+        let frames = Default::default();
+        Event { id, channel, kind, data, time, frames }
+    }
+
+    /// The event in `format`, encoded by `encode` the first time it is asked for.
+    pub fn frame(&self, format: Format, encode: fn(&Event) -> Bytes) -> Bytes {
+        self.frames[format as usize].get_or_init(|| encode(self)).clone()
+    }
+}
+
+/// Why a channel or event name was refused; the text is sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("channel must be 1 to 128 characters of A-Z a-z 0-9 _ . : -")]
+    Channel,
+    #[error("event type must be 1 to 64 characters of A-Z a-z 0-9 _ . : -")]
+    EventType,
+    #[error("event types starting with \"comet-\" are reserved for the gateway")]
+    Reserved,
+}
+
+/// The event type of a publish that names none.
+pub const DEFAULT_EVENT_TYPE: &str = "message";
+
+fn is_name(text: &str, max: usize) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
+    !text.is_empty() && text.len() <= max && text.chars().all(allowed)
+}
+
+/// Checks a channel name from a path.
+pub fn check_channel(name: &str) -> Result<(), NameError> {
+    is_name(name, 128).then_some(()).ok_or(NameError::Channel)
+}
+
+/// Checks a publisher's event type; empty means [`DEFAULT_EVENT_TYPE`].
+pub fn check_event_type(kind: &str) -> Result<&str, NameError> {
+    match kind {
+        "" => Ok(DEFAULT_EVENT_TYPE),
+        k if !is_name(k, 64) => Err(NameError::EventType),
+        k if k.starts_with("comet-") => Err(NameError::Reserved),
+        k => Ok(k),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_follow_the_documented_alphabet() {
+        assert!(check_channel("jobs.42:progress_A-z").is_ok());
+        assert!(check_channel(&"a".repeat(128)).is_ok());
+        for bad in ["", "a b", "a/b", "é", "a%2F", &"a".repeat(129)] {
+            assert_eq!(check_channel(bad), Err(NameError::Channel), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn event_types_default_to_message_and_reserve_comet_prefix() {
+        assert_eq!(check_event_type(""), Ok("message"));
+        assert_eq!(check_event_type("progress"), Ok("progress"));
+        assert_eq!(check_event_type("comet-gap"), Err(NameError::Reserved));
+        assert_eq!(check_event_type("new post"), Err(NameError::EventType));
+        assert_eq!(check_event_type(&"e".repeat(65)), Err(NameError::EventType));
+    }
+
+    #[test]
+    fn a_frame_is_encoded_once_and_shared() {
+        let event = Event::new(Id { epoch: 1, seq: 1 }, "c".into(), "m".into(), "d".into(), 0);
+        let first = event.frame(Format::Json, |e| Bytes::from(e.data.clone()));
+        let second = event.frame(Format::Json, |_| Bytes::from_static(b"encoded again"));
+        assert_eq!(first, second);
+        assert_eq!(first.as_ptr(), second.as_ptr());
+    }
+}

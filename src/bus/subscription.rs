@@ -1,0 +1,128 @@
+//! One subscriber's view of a channel: the replay it is owed, then the live events.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use super::Bus;
+use super::backlog::Replay;
+use super::event::Event;
+use super::id::Id;
+
+/// What a subscriber is handed next.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Event(Arc<Event>),
+    /// Events after the subscriber's cursor were lost; `oldest` is the oldest still held.
+    Gap {
+        oldest: Option<Id>,
+    },
+}
+
+/// A subscriber's place in a channel. Dropping it unsubscribes.
+///
+/// It hands out the replay first, then live events, skipping any it has already handed
+/// out. When it falls so far behind that the live fan-out drops events for it, it refills
+/// from the backlog after its own cursor, so it never skips an event silently.
+pub struct Subscription {
+    bus: Bus,
+    channel: String,
+    pending: VecDeque<Item>,
+    receiver: Receiver<Arc<Event>>,
+    /// Sequence number of the last event handed out (or of the cursor it came with).
+    position: u64,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Subscription {
+    pub(super) fn new(
+        bus: Bus,
+        channel: &str,
+        replay: Replay,
+        receiver: Receiver<Arc<Event>>,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
+        let mut subscription = Subscription {
+            bus,
+            channel: channel.to_owned(),
+            pending: VecDeque::new(),
+            receiver,
+            position: replay.start,
+            _permit: permit,
+        };
+        subscription.queue(replay);
+        subscription
+    }
+
+    fn queue(&mut self, replay: Replay) {
+        let gap = replay.gap.map(|oldest| Item::Gap { oldest });
+        self.pending.extend(gap);
+        self.pending.extend(replay.events.into_iter().map(Item::Event));
+    }
+
+    /// Where a reconnect must resume so that it misses nothing: the last event handed out.
+    pub fn cursor(&self) -> Id {
+        self.bus.id(self.position)
+    }
+
+    /// Whether an item is ready without waiting (the replay is not yet drained).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The next item if one is ready now.
+    pub fn try_next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(self.hand(item));
+            }
+            match self.receiver.try_recv() {
+                Ok(event) => {
+                    if let Some(item) = self.fresh(event) {
+                        return Some(item);
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => self.refill(),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next item, waiting for it; `None` once the bus is gone. Cancel-safe.
+    pub async fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.try_next() {
+                return Some(item);
+            }
+            match self.receiver.recv().await {
+                Ok(event) => {
+                    if let Some(item) = self.fresh(event) {
+                        return Some(item);
+                    }
+                }
+                Err(RecvError::Lagged(_)) => self.refill(),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn hand(&mut self, item: Item) -> Item {
+        if let Item::Event(event) = &item {
+            self.position = event.id.seq;
+        }
+        item
+    }
+
+    fn fresh(&mut self, event: Arc<Event>) -> Option<Item> {
+        (event.id.seq > self.position).then(|| self.hand(Item::Event(event)))
+    }
+
+    fn refill(&mut self) {
+        let (replay, receiver) = self.bus.resume(&self.channel, self.position);
+        self.receiver = receiver;
+        self.queue(replay);
+    }
+}

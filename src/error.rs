@@ -1,0 +1,97 @@
+//! The HTTP layer's errors: each variant is one status and a JSON body saying what is wrong.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::bus::{BusError, MalformedId, NameError};
+
+/// Everything a request can be refused for.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// `400`: a channel or event name outside the allowed alphabet or length.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// `400`: a `cursor` that is neither empty, `earliest` nor an id.
+    #[error("bad cursor: {0}")]
+    Cursor(#[from] MalformedId),
+    /// `400`: any other malformed parameter (callback, timeout, query string).
+    #[error("{0}")]
+    BadRequest(String),
+    /// `400`: a publish body that is not UTF-8.
+    #[error("event data must be UTF-8 text")]
+    NotUtf8,
+    /// `413`: a publish body over the configured maximum.
+    #[error("event data is larger than the maximum of {0} bytes")]
+    TooLarge(usize),
+    /// `401`: publishing needs a token and none was sent.
+    #[error("publishing needs an Authorization: Bearer token")]
+    MissingToken,
+    /// `403`: a wrong token, or no token configured and a peer that is not loopback.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// `404`: no such route.
+    #[error("no such resource")]
+    NotFound,
+    /// `500`: a fault of the gateway's own; the cause is logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+    /// `503` with `Retry-After`: the gateway is full or shutting down.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Name(NameError::Channel) => "bad_channel",
+            ApiError::Name(_) => "bad_event_type",
+            ApiError::Cursor(_) => "bad_cursor",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::NotUtf8 => "not_utf8",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::MissingToken => "missing_token",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::Internal(_) => "internal",
+            ApiError::Bus(BusError::Full) => "too_many_subscribers",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Name(_) | ApiError::Cursor(_) | ApiError::BadRequest(_) | ApiError::NotUtf8 => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MissingToken => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(cause, "internal error");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Bus(_) => response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5"))),
+            ApiError::MissingToken => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
+            }
+            _ => &mut response,
+        };
+        response.json(json!({ "error": self.code(), "message": self.to_string() }))
+    }
+}
+
+/// Turns the framework's own extractor errors (bad query strings, paths) into ours.
+pub fn bad_request(err: impl std::fmt::Display) -> actix_web::Error {
+    ApiError::BadRequest(err.to_string()).into()
+}

@@ -1,0 +1,23 @@
+//! cometgate: a Comet gateway. Publishers post events to named channels; subscribers get
+//! every event, in order and exactly once, over the transport their browser can use.
+//!
+//! # Layout
+//! - [`bus`]: ids, the per-channel backlog, cursors and fan-out, behind one cheap handle.
+//! - [`transport`]: one module per transport (SSE, long-poll, streaming XHR, hidden
+//!   iframe), each with its routes and a pure encoder; the held-connection loop is shared.
+//! - [`publish`]: the publisher's API and who may use it.
+//! - [`demo`]: the transport-comparison page, the static client, the simulated job.
+//! - [`settings`]: every address, timeout, size and limit, from flags or the environment.
+//! - [`error`]: the HTTP errors, one status and a JSON body each.
+//! - [`startup`]: [`Application`], which binds, wires and serves.
+
+pub mod bus;
+pub mod demo;
+pub mod error;
+pub mod publish;
+pub mod settings;
+pub mod startup;
+pub mod transport;
+
+pub use settings::Settings;
+pub use startup::{Application, shutdown_signal};

@@ -1,0 +1,28 @@
+//! The `cometgate` binary: reads the settings, starts the gateway, stops it on a signal.
+
+use clap::Parser;
+use cometgate::{Application, Settings, shutdown_signal};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let settings = Settings::parse();
+    if settings.publish_token.is_none() {
+        tracing::warn!(
+            "no publish token is set: only loopback peers may publish, and behind a reverse proxy on this host every peer looks loopback; set --publish-token there"
+        );
+    }
+    let host = settings.bind.ip();
+    let application = Application::build(settings).await?;
+    println!("cometgate listening on http://{host}:{}", application.port());
+    let shutdown = application.shutdown_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: ending held connections");
+        shutdown.cancel();
+    });
+    application.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Every address, timeout, size and limit of the gateway, read from flags or the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::bus::Limits;
+
+/// cometgate: one event bus, four Comet transports (SSE, long-polling, streaming XHR,
+/// hidden iframe). Every flag can also be set by the environment variable shown.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "cometgate", version, about, long_about = None)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "COMETGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Token publishers must send as `Authorization: Bearer <token>`. Without one, only
+    /// loopback peers may publish (set one behind a reverse proxy on the same host).
+    #[arg(long, env = "COMETGATE_PUBLISH_TOKEN", hide_env_values = true)]
+    pub publish_token: Option<String>,
+
+    /// Events kept per channel for subscribers that resume.
+    #[arg(long, env = "COMETGATE_BACKLOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backlog_size: u32,
+
+    /// How long an event stays in its channel's backlog.
+    #[arg(long, env = "COMETGATE_BACKLOG_MAX_AGE", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub backlog_max_age: Duration,
+
+    /// Largest event payload a publisher may send, in bytes.
+    #[arg(long, env = "COMETGATE_MAX_EVENT_BYTES", default_value_t = 64 * 1024)]
+    pub max_event_bytes: usize,
+
+    /// Interval between heartbeats on an idle held connection.
+    #[arg(long, env = "COMETGATE_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
+
+    /// Longest a long-poll is held when no event comes (and its default).
+    #[arg(long, env = "COMETGATE_POLL_TIMEOUT", default_value = "25s", value_parser = humantime::parse_duration)]
+    pub poll_timeout: Duration,
+
+    /// Most events one long-poll answer carries; the client comes straight back for more.
+    #[arg(long, env = "COMETGATE_POLL_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub poll_batch: u32,
+
+    /// Age after which a streaming response ends itself with a reconnect frame.
+    #[arg(long, env = "COMETGATE_STREAM_MAX_AGE", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub stream_max_age: Duration,
+
+    /// Bytes after which a streaming response ends itself (the browser keeps them all).
+    #[arg(long, env = "COMETGATE_STREAM_MAX_BYTES", default_value_t = 128 * 1024)]
+    pub stream_max_bytes: usize,
+
+    /// Most subscribers held at once; past it new ones get `503` with `Retry-After`.
+    #[arg(long, env = "COMETGATE_MAX_SUBSCRIBERS", default_value_t = 16_384)]
+    pub max_subscribers: usize,
+
+    /// Reconnection delay an EventSource is told to use (the SSE `retry:` field).
+    #[arg(long, env = "COMETGATE_SSE_RETRY", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub sse_retry: Duration,
+
+    /// Live events buffered per channel for slow readers; past it they refill from the backlog.
+    #[arg(long, env = "COMETGATE_FANOUT_BUFFER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub fanout_buffer: u32,
+
+    /// How long an unused channel (no subscribers, empty backlog) is kept before it is dropped.
+    #[arg(long, env = "COMETGATE_CHANNEL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub channel_idle: Duration,
+
+    /// How often idle channels and expired events are swept.
+    #[arg(long, env = "COMETGATE_SWEEP_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub sweep_interval: Duration,
+
+    /// Longest the server waits for open requests after a shutdown signal.
+    #[arg(long, env = "COMETGATE_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub drain: Duration,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "COMETGATE_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// The defaults with the given address: how tests build settings without the environment.
+    pub fn with_bind(bind: SocketAddr) -> Self {
+        let mut settings = Settings::parse_from(["cometgate"]);
+        settings.bind = bind;
+        settings
+    }
+
+    /// The bus's share of the settings.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            backlog_size: self.backlog_size as usize,
+            backlog_max_age: self.backlog_max_age,
+            fanout_buffer: self.fanout_buffer as usize,
+            channel_idle: self.channel_idle,
+            max_subscribers: self.max_subscribers,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Startup as a type: [`Application::build`] binds its own listener (port 0 works), wires
+//! the bus, the routes and the shutdown token, and [`Application::run_until_stopped`] serves.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::Bus;
+use crate::error::{ApiError, bad_request};
+use crate::settings::Settings;
+use crate::{demo, publish, transport};
+
+/// What every handler shares: one bus (built once, outside the worker factory, so all
+/// workers see the same channels), the settings, and the shutdown token held streams watch.
+pub struct Gateway {
+    pub bus: Bus,
+    pub settings: Settings,
+    pub shutdown: CancellationToken,
+}
+
+/// A gateway bound to its address and ready to serve.
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let shutdown = CancellationToken::new();
+        let bus = Bus::new(settings.limits());
+        tokio::spawn(bus.clone().run_sweeper(settings.sweep_interval, shutdown.clone()));
+        let gateway = web::Data::new(Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone() });
+        let mut server = HttpServer::new(move || App::new().app_data(gateway.clone()).configure(routes))
+            .disable_signals()
+            // A browser never half-closes while it waits for events: a closed read side
+            // means the subscriber left, and it is released at once, not at the next write.
+            .h1_allow_half_closed(false)
+            .shutdown_timeout(settings.drain.as_secs().max(1));
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Application { port, server, shutdown })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token shuts the gateway down: held responses end with their
+    /// reconnect frame, then the server stops.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+/// Every route of the gateway, and JSON errors for what no handler sees.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| bad_request(err)))
+        .app_data(web::PathConfig::default().error_handler(|err, _| bad_request(err)));
+    publish::configure(cfg);
+    transport::configure(cfg);
+    demo::configure(cfg);
+    cfg.default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }));
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
+            },
+            Err(_) => drop(interrupt.await),
+        }
+    }
+    #[cfg(not(unix))]
+    drop(interrupt.await);
+}

@@ -1,0 +1,124 @@
+//! The held-connection loop every streaming transport shares: one event source, one
+//! heartbeat, an age and a byte cap, and shutdown, each ending the response with the
+//! transport's reconnect frame.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Id, Item, Subscription};
+use crate::settings::Settings;
+
+/// How one transport frames what the loop sends. Every method is a pure encoder.
+pub trait Framing: 'static {
+    /// The first bytes of the response (padding, the starting cursor).
+    fn open(&self, cursor: Id) -> Bytes;
+    fn item(&self, item: &Item) -> Bytes;
+    fn heartbeat(&self) -> Bytes;
+    /// The last bytes, telling the client where to resume; may be empty.
+    fn close(&self, cursor: Id) -> Bytes;
+}
+
+/// Most bytes gathered into one write when a subscriber has several events waiting.
+const MAX_BATCH: usize = 16 * 1024;
+
+/// Why a held connection ended; logged when it does.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Shutdown,
+    MaxAge,
+    MaxBytes,
+    BusClosed,
+}
+
+struct Held<F> {
+    subscription: Subscription,
+    framing: F,
+    shutdown: CancellationToken,
+    heartbeat: Duration,
+    deadline: Instant,
+    max_bytes: usize,
+    sent: usize,
+    opened: bool,
+    ended: bool,
+}
+
+/// The body of a held response: the open frame, then items, heartbeats when idle, and a
+/// close frame when the response reaches its age or byte cap or the gateway shuts down.
+pub fn hold<F: Framing>(
+    subscription: Subscription,
+    framing: F,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    let held = Held {
+        subscription,
+        framing,
+        shutdown,
+        heartbeat: settings.heartbeat,
+        deadline: Instant::now() + settings.stream_max_age,
+        max_bytes: settings.stream_max_bytes,
+        sent: 0,
+        opened: false,
+        ended: false,
+    };
+    futures_util::stream::unfold(held, |mut held| async move {
+        let frame = held.next_frame().await?;
+        held.sent += frame.len();
+        Some((Ok(frame), held))
+    })
+}
+
+impl<F: Framing> Held<F> {
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        if !self.opened {
+            self.opened = true;
+            return Some(self.framing.open(self.subscription.cursor()));
+        }
+        if self.ended {
+            return None;
+        }
+        if self.sent >= self.max_bytes {
+            return self.end(End::MaxBytes);
+        }
+        let idle_until = Instant::now() + self.heartbeat;
+        tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => self.end(End::Shutdown),
+            () = sleep_until(self.deadline) => self.end(End::MaxAge),
+            item = self.subscription.next() => match item {
+                Some(item) => Some(self.batch(&item)),
+                None => self.end(End::BusClosed),
+            },
+            () = sleep_until(idle_until) => Some(self.framing.heartbeat()),
+        }
+    }
+
+    /// The item, with any others already waiting, in one write, up to the byte cap.
+    fn batch(&mut self, first: &Item) -> Bytes {
+        let first = self.framing.item(first);
+        let (sent, max_bytes) = (self.sent, self.max_bytes);
+        let room = |len: usize| sent + len < max_bytes && len < MAX_BATCH;
+        if !room(first.len()) {
+            return first;
+        }
+        let Some(second) = self.subscription.try_next() else { return first };
+        let mut batch = BytesMut::from(&first[..]);
+        batch.extend_from_slice(&self.framing.item(&second));
+        while room(batch.len()) {
+            let Some(item) = self.subscription.try_next() else { break };
+            batch.extend_from_slice(&self.framing.item(&item));
+        }
+        batch.freeze()
+    }
+
+    fn end(&mut self, reason: End) -> Option<Bytes> {
+        self.ended = true;
+        tracing::debug!(?reason, sent = self.sent, "held connection ended");
+        Some(self.framing.close(self.subscription.cursor())).filter(|frame| !frame.is_empty())
+    }
+}

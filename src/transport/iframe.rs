@@ -1,0 +1,142 @@
+//! Hidden-iframe streaming: `GET /iframe/{channel}`, a never-ending HTML page of
+//! `<script>` chunks that call into the parent page.
+
+use actix_web::{HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+use serde_json::json;
+
+use super::{Framing, SubscribeQuery, held_response, hold, json, subscribe};
+use crate::bus::{Cursor, Id, Item};
+use crate::error::ApiError;
+use crate::startup::Gateway;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/iframe/{channel}", web::get().to(connect));
+}
+
+async fn connect(
+    channel: web::Path<String>,
+    query: web::Query<SubscribeQuery>,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, ApiError> {
+    let cursor = Cursor::parse(&query.cursor)?;
+    let callback = check_callback(query.callback.as_deref().unwrap_or(DEFAULT_CALLBACK))?;
+    let subscription = subscribe(&gateway, &channel, cursor).await?;
+    let framing = Scripts { callback: callback.to_owned() };
+    let body = hold(subscription, framing, &gateway.settings, gateway.shutdown.clone());
+    Ok(held_response("text/html; charset=utf-8").streaming(body))
+}
+
+/// The parent's object the scripts call when the page names none.
+const DEFAULT_CALLBACK: &str = "comet";
+
+/// Bytes of padding after the page head, so browsers start running scripts at once.
+const PADDING: usize = 1024;
+
+/// A callback is a dotted path of JavaScript identifiers (`comet`, `app.sub1`) and nothing
+/// else, since it is written into the page as code.
+fn check_callback(callback: &str) -> Result<&str, ApiError> {
+    let identifier = |part: &str| {
+        let mut chars = part.chars();
+        let first = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$');
+        first && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    };
+    let valid = callback.len() <= 128 && callback.split('.').all(identifier);
+    valid.then_some(callback).ok_or_else(|| {
+        ApiError::BadRequest("callback must be a dotted JavaScript identifier such as comet or app.sub1".into())
+    })
+}
+
+/// `<script>parent.<callback>.<method>(<args>)</script>` chunks.
+struct Scripts {
+    callback: String,
+}
+
+impl Scripts {
+    fn call(&self, method: &str, args: &[u8]) -> Bytes {
+        let mut frame = BytesMut::with_capacity(args.len() + self.callback.len() + 40);
+        for part in [b"<script>parent.", self.callback.as_bytes(), b".", method.as_bytes(), b"("] {
+            frame.extend_from_slice(part);
+        }
+        frame.extend_from_slice(args);
+        frame.extend_from_slice(b")</script>\n");
+        frame.freeze()
+    }
+}
+
+impl Framing for Scripts {
+    fn open(&self, _cursor: Id) -> Bytes {
+        let head = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>cometgate</title></head><body>\n";
+        let mut frame = BytesMut::with_capacity(head.len() + PADDING + 8);
+        frame.extend_from_slice(head.as_bytes());
+        frame.extend_from_slice(b"<!--");
+        frame.resize(frame.len() + PADDING, b' ');
+        frame.extend_from_slice(b"-->\n");
+        frame.freeze()
+    }
+
+    fn item(&self, item: &Item) -> Bytes {
+        match item {
+            Item::Event(event) => self.call("showMsg", &json::event(event)),
+            Item::Gap { oldest } => self.call("gap", json::script_safe(&json!({ "oldest": oldest })).as_bytes()),
+        }
+    }
+
+    fn heartbeat(&self) -> Bytes {
+        self.call("heartbeat", b"")
+    }
+
+    fn close(&self, cursor: Id) -> Bytes {
+        let mut frame = BytesMut::from(&self.call("timeout", json::script_safe(&cursor).as_bytes())[..]);
+        frame.extend_from_slice(b"</body></html>\n");
+        frame.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::Event;
+    use std::sync::Arc;
+
+    fn text(bytes: Bytes) -> String {
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn scripts(callback: &str) -> Scripts {
+        Scripts { callback: callback.into() }
+    }
+
+    #[test]
+    fn events_call_show_msg_on_the_named_callback_with_script_safe_json() {
+        let event = Event::new(Id { epoch: 1, seq: 2 }, "c".into(), "message".into(), "</script>\u{2028}".into(), 3);
+        let frame = text(scripts("app.sub1").item(&Item::Event(Arc::new(event))));
+        let json = r#"{"id":"1-2","channel":"c","event":"message","data":"\u003c/script\u003e\u2028","time":3}"#;
+        assert_eq!(frame, format!("<script>parent.app.sub1.showMsg({json})</script>\n"));
+    }
+
+    #[test]
+    fn gap_heartbeat_and_timeout_calls() {
+        let framing = scripts("comet");
+        let gap = Item::Gap { oldest: Some(Id { epoch: 1, seq: 4 }) };
+        assert_eq!(text(framing.item(&gap)), "<script>parent.comet.gap({\"oldest\":\"1-4\"})</script>\n");
+        assert_eq!(text(framing.heartbeat()), "<script>parent.comet.heartbeat()</script>\n");
+        let close = text(framing.close(Id { epoch: 1, seq: 7 }));
+        assert_eq!(close, "<script>parent.comet.timeout(\"1-7\")</script>\n</body></html>\n");
+    }
+
+    #[test]
+    fn open_pads_at_least_one_kilobyte() {
+        assert!(scripts("comet").open(Id { epoch: 1, seq: 0 }).len() > PADDING);
+    }
+
+    #[test]
+    fn only_dotted_identifiers_are_callbacks() {
+        for good in ["comet", "app.sub1", "_x.$y", "a1.b2.c3"] {
+            assert!(check_callback(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1a", "a..b", "a.", ".a", "a-b", "a(1)", "a;alert(1)", "a b", "a[0]", "é"] {
+            assert!(check_callback(bad).is_err(), "{bad}");
+        }
+    }
+}

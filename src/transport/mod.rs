@@ -1,0 +1,58 @@
+//! The four transports, and what they share: how a held connection is run, its headers,
+//! and the JSON encoding of an event.
+//!
+//! Each transport owns its routes and a [`Framing`]; the loop that holds a connection open
+//! (next event, heartbeat, age and byte caps, shutdown) is [`hold`], written once.
+
+mod held;
+pub mod iframe;
+pub mod json;
+pub mod poll;
+pub mod sse;
+pub mod stream;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use serde::Deserialize;
+
+use crate::bus::{Cursor, Subscription, check_channel};
+use crate::error::ApiError;
+use crate::startup::Gateway;
+
+pub use held::{Framing, hold};
+
+/// Registers every transport's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    sse::configure(cfg);
+    poll::configure(cfg);
+    stream::configure(cfg);
+    iframe::configure(cfg);
+}
+
+/// The query parameters the transports accept; each uses those it needs.
+#[derive(Debug, Default, Deserialize)]
+pub struct SubscribeQuery {
+    #[serde(default)]
+    pub cursor: String,
+    pub callback: Option<String>,
+    pub timeout: Option<String>,
+}
+
+/// Subscribes to the channel from the path at the cursor from the query.
+pub async fn subscribe(gateway: &Gateway, channel: &str, cursor: Cursor) -> Result<Subscription, ApiError> {
+    check_channel(channel)?;
+    Ok(gateway.bus.subscribe(channel, cursor).await?)
+}
+
+/// A response with the headers every held connection needs: never cached, never buffered
+/// by a proxy, never sniffed (Chromium holds a sniffed `text/plain` stream back for 1 KiB).
+/// Nothing here compresses, since an unflushed compressor would hold the stream.
+pub fn held_response(content_type: &'static str) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header(("x-accel-buffering", HeaderValue::from_static("no")))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+    response
+}

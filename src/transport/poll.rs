@@ -1,0 +1,130 @@
+//! Long-polling: `GET /poll/{channel}`, answered at once from the backlog, or held until
+//! the next event or the poll timeout. Events published between two polls wait in the
+//! backlog, so a client that polls in a loop misses nothing.
+
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+
+use super::{SubscribeQuery, json, subscribe};
+use crate::bus::{Cursor, Id, Item, Subscription};
+use crate::error::ApiError;
+use crate::startup::Gateway;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/poll/{channel}", web::get().to(poll));
+}
+
+async fn poll(
+    channel: web::Path<String>,
+    query: web::Query<SubscribeQuery>,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, ApiError> {
+    let cursor = Cursor::parse(&query.cursor)?;
+    let timeout = poll_timeout(query.timeout.as_deref(), gateway.settings.poll_timeout)?;
+    let mut subscription = subscribe(&gateway, &channel, cursor).await?;
+    let mut answer = Answer::default();
+    if let Some(item) = subscription.try_next() {
+        answer.push(item);
+    } else {
+        tokio::select! {
+            Some(item) = subscription.next() => answer.push(item),
+            () = tokio::time::sleep(timeout) => {}
+            () = gateway.shutdown.cancelled() => {}
+        }
+    }
+    answer.fill(&mut subscription, gateway.settings.poll_batch as usize);
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .body(answer.encode(subscription.cursor())))
+}
+
+/// The `timeout` parameter in whole seconds, at most the configured poll timeout.
+fn poll_timeout(requested: Option<&str>, max: Duration) -> Result<Duration, ApiError> {
+    match requested.filter(|text| !text.is_empty()) {
+        None => Ok(max),
+        Some(text) => text
+            .parse::<u64>()
+            .map(|seconds| Duration::from_secs(seconds).min(max))
+            .map_err(|_| ApiError::BadRequest("timeout must be a whole number of seconds".into())),
+    }
+}
+
+/// One poll's answer: its events and whether a gap came before them.
+#[derive(Default)]
+struct Answer {
+    events: Vec<Bytes>,
+    gap: Option<Option<Id>>,
+}
+
+impl Answer {
+    fn push(&mut self, item: Item) {
+        match item {
+            Item::Event(event) => self.events.push(json::event(&event)),
+            Item::Gap { oldest } => self.gap = Some(oldest),
+        }
+    }
+
+    /// Adds whatever else is ready now, up to `batch` events.
+    fn fill(&mut self, subscription: &mut Subscription, batch: usize) {
+        while self.events.len() < batch {
+            let Some(item) = subscription.try_next() else { break };
+            self.push(item);
+        }
+    }
+
+    /// `{"events":[...],"cursor":"...","gap":false}`, with `"oldest"` after a gap; the
+    /// events are spliced in as encoded once for all subscribers.
+    fn encode(&self, cursor: Id) -> Bytes {
+        let size = self.events.iter().map(|e| e.len() + 1).sum::<usize>() + 96;
+        let mut body = BytesMut::with_capacity(size);
+        body.extend_from_slice(b"{\"events\":[");
+        for (index, event) in self.events.iter().enumerate() {
+            if index > 0 {
+                body.extend_from_slice(b",");
+            }
+            body.extend_from_slice(event);
+        }
+        body.extend_from_slice(format!("],\"cursor\":\"{cursor}\",\"gap\":").as_bytes());
+        match self.gap {
+            None => body.extend_from_slice(b"false}"),
+            Some(oldest) => {
+                body.extend_from_slice(format!("true,\"oldest\":{}}}", json::script_safe(&oldest)).as_bytes())
+            }
+        }
+        body.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_without_events_carries_the_cursor() {
+        let body = Answer::default().encode(Id { epoch: 1, seq: 5 });
+        assert_eq!(&body[..], br#"{"events":[],"cursor":"1-5","gap":false}"#);
+    }
+
+    #[test]
+    fn answer_after_a_gap_names_the_oldest_event_held() {
+        let answer = Answer { events: vec![Bytes::from_static(b"{}"), Bytes::from_static(b"[]")], gap: Some(None) };
+        let body = answer.encode(Id { epoch: 1, seq: 5 });
+        assert_eq!(&body[..], br#"{"events":[{},[]],"cursor":"1-5","gap":true,"oldest":null}"#);
+    }
+
+    #[test]
+    fn timeout_is_whole_seconds_capped_by_the_settings() {
+        let max = Duration::from_secs(25);
+        assert_eq!(poll_timeout(None, max).unwrap(), max);
+        assert_eq!(poll_timeout(Some(""), max).unwrap(), max);
+        assert_eq!(poll_timeout(Some("3"), max).unwrap(), Duration::from_secs(3));
+        assert_eq!(poll_timeout(Some("600"), max).unwrap(), max);
+        assert!(poll_timeout(Some("1.5"), max).is_err());
+        assert!(poll_timeout(Some("-1"), max).is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! Server-Sent Events: `GET /sse/{channel}`, read by the browser's `EventSource`.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+
+use super::{Framing, SubscribeQuery, held_response, hold, subscribe};
+use crate::bus::{Cursor, DEFAULT_EVENT_TYPE, Event, Format, Id, Item};
+use crate::error::ApiError;
+use crate::startup::Gateway;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/sse/{channel}", web::get().to(connect));
+}
+
+async fn connect(
+    request: HttpRequest,
+    channel: web::Path<String>,
+    query: web::Query<SubscribeQuery>,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, ApiError> {
+    let cursor = match request.headers().get("last-event-id") {
+        Some(header) => Cursor::from_last_event_id(header.to_str().unwrap_or_default()),
+        None => Cursor::parse(&query.cursor)?,
+    };
+    let subscription = subscribe(&gateway, &channel, cursor).await?;
+    let framing = Sse { retry: gateway.settings.sse_retry };
+    let body = hold(subscription, framing, &gateway.settings, gateway.shutdown.clone());
+    Ok(held_response("text/event-stream; charset=utf-8").streaming(body))
+}
+
+/// SSE framing: events as `id`/`event`/`data` fields; the stream ends by closing, and the
+/// browser reconnects with `Last-Event-ID`.
+struct Sse {
+    retry: Duration,
+}
+
+impl Framing for Sse {
+    /// `retry`, and an `id` field with no data: it sets the browser's last event id to the
+    /// starting cursor without dispatching an event, so a reconnect before the first event
+    /// still resumes from there.
+    fn open(&self, cursor: Id) -> Bytes {
+        Bytes::from(format!("retry: {}\nid: {cursor}\n\n", self.retry.as_millis()))
+    }
+
+    fn item(&self, item: &Item) -> Bytes {
+        match item {
+            Item::Event(event) => event.frame(Format::Sse, encode),
+            Item::Gap { oldest } => gap(*oldest),
+        }
+    }
+
+    fn heartbeat(&self) -> Bytes {
+        Bytes::from_static(b": heartbeat\n\n")
+    }
+
+    fn close(&self, _cursor: Id) -> Bytes {
+        Bytes::new()
+    }
+}
+
+/// One event as an SSE block. The data goes out one `data:` line per line, split where
+/// the EventSource parser splits (CRLF, LF, CR); it rejoins them with LF.
+pub fn encode(event: &Event) -> Bytes {
+    let mut frame = String::with_capacity(event.data.len() + 64);
+    frame.push_str("id: ");
+    frame.push_str(&event.id.to_string());
+    frame.push('\n');
+    if event.kind != DEFAULT_EVENT_TYPE {
+        frame.push_str("event: ");
+        frame.push_str(&event.kind);
+        frame.push('\n');
+    }
+    for line in lines(&event.data) {
+        frame.push_str("data: ");
+        frame.push_str(line);
+        frame.push('\n');
+    }
+    frame.push('\n');
+    Bytes::from(frame)
+}
+
+/// The gap signal: a `comet-gap` event with no `id`, so it never moves the cursor.
+pub fn gap(oldest: Option<Id>) -> Bytes {
+    let data = serde_json::json!({ "oldest": oldest });
+    Bytes::from(format!("event: comet-gap\ndata: {data}\n\n"))
+}
+
+fn lines(data: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(data);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let Some(at) = text.find(['\r', '\n']) else {
+            rest = None;
+            return Some(text);
+        };
+        let skip = if text[at..].starts_with("\r\n") { 2 } else { 1 };
+        rest = Some(&text[at + skip..]);
+        Some(&text[..at])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, data: &str) -> Event {
+        Event::new(Id { epoch: 10, seq: 5 }, "c".into(), kind.into(), data.into(), 0)
+    }
+
+    fn text(bytes: Bytes) -> String {
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn message_events_carry_id_and_data_only() {
+        assert_eq!(text(encode(&event("message", "hi"))), "id: a-5\ndata: hi\n\n");
+    }
+
+    #[test]
+    fn named_events_carry_their_type() {
+        assert_eq!(text(encode(&event("progress", "50"))), "id: a-5\nevent: progress\ndata: 50\n\n");
+    }
+
+    #[test]
+    fn every_line_break_form_starts_a_new_data_line() {
+        let frame = text(encode(&event("message", "a\r\nb\nc\rd\n")));
+        assert_eq!(frame, "id: a-5\ndata: a\ndata: b\ndata: c\ndata: d\ndata: \n\n");
+    }
+
+    #[test]
+    fn empty_data_is_one_empty_data_line() {
+        assert_eq!(text(encode(&event("message", ""))), "id: a-5\ndata: \n\n");
+    }
+
+    #[test]
+    fn leading_space_survives_the_parser_stripping_one() {
+        assert_eq!(text(encode(&event("message", " x"))), "id: a-5\ndata:  x\n\n");
+    }
+
+    #[test]
+    fn gap_has_no_id_field() {
+        let oldest = Some(Id { epoch: 10, seq: 9 });
+        assert_eq!(text(gap(oldest)), "event: comet-gap\ndata: {\"oldest\":\"a-9\"}\n\n");
+        assert_eq!(text(gap(None)), "event: comet-gap\ndata: {\"oldest\":null}\n\n");
+    }
+
+    #[test]
+    fn open_sets_retry_and_the_starting_cursor() {
+        let sse = Sse { retry: Duration::from_millis(1500) };
+        assert_eq!(text(sse.open(Id { epoch: 10, seq: 0 })), "retry: 1500\nid: a-0\n\n");
+    }
+}
