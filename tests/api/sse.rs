@@ -1,0 +1,71 @@
+//! SSE specifics: exact bytes and headers, `Last-Event-ID`, and an independent parser.
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+
+use crate::helpers::{DEADLINE, spawn_app, within};
+use crate::payloads::{as_sse_delivers, tricky};
+
+#[tokio::test]
+async fn sse_headers_and_bytes_on_the_wire_are_exact() {
+    let app = spawn_app().await;
+    let id = app.publish("news", Some("post"), "two\r\nlines").await;
+    let mut body = app.open("/sse/news?cursor=earliest").await;
+    assert_eq!(body.headers["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(body.headers["cache-control"], "no-store");
+    assert_eq!(body.headers["x-accel-buffering"], "no");
+    assert_eq!(body.headers["x-content-type-options"], "nosniff");
+    assert!(body.headers.get("content-encoding").is_none());
+    let before = format!("{}-{}", id.split('-').next().unwrap(), 0);
+    let open = format!("retry: 2000\nid: {before}\n\n");
+    let event = format!("id: {id}\nevent: post\ndata: two\ndata: lines\n\n");
+    let expected = format!("{open}{event}");
+    assert_eq!(String::from_utf8(body.take(expected.len()).await).unwrap(), expected);
+}
+
+#[tokio::test]
+async fn last_event_id_header_wins_over_the_cursor_parameter() {
+    let app = spawn_app().await;
+    let ids = app.publish_all("news", &["a".into(), "b".into(), "c".into()]).await;
+    let request = app.client.get(app.url("/sse/news?cursor=earliest")).header("Last-Event-ID", &ids[1]);
+    let mut body = crate::helpers::Incoming::new(within(request.send()).await.unwrap());
+    body.until(b"\n\n").await.unwrap();
+    let event = String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap();
+    assert_eq!(event, format!("id: {}\ndata: c\n\n", ids[2]));
+}
+
+#[tokio::test]
+async fn malformed_last_event_id_gets_gap_then_backlog_not_an_error() {
+    let app = spawn_app().await;
+    let id = app.publish("news", None, "kept").await;
+    let request = app.client.get(app.url("/sse/news")).header("Last-Event-ID", "not an id");
+    let mut body = crate::helpers::Incoming::new(within(request.send()).await.unwrap());
+    assert_eq!(body.status, 200);
+    body.until(b"\n\n").await.unwrap();
+    let gap = String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap();
+    assert_eq!(gap, format!("event: comet-gap\ndata: {{\"oldest\":\"{id}\"}}\n\n"));
+    let event = String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap();
+    assert_eq!(event, format!("id: {id}\ndata: kept\n\n"));
+}
+
+/// The stream read by `eventsource-stream`, a parser we did not write.
+#[tokio::test]
+async fn an_independent_sse_parser_reports_exactly_what_was_published() {
+    let app = spawn_app().await;
+    let response = within(app.client.get(app.url("/sse/parsed")).send()).await.unwrap();
+    let mut events = response.bytes_stream().eventsource();
+    app.await_subscribers("parsed", 1).await;
+    let datas = tricky();
+    let mut published = Vec::new();
+    for (n, data) in datas.iter().enumerate() {
+        let kind = if n % 3 == 0 { "progress" } else { "message" };
+        let id = app.publish("parsed", Some(kind), data).await;
+        published.push((id, kind.to_owned(), as_sse_delivers(data)));
+    }
+    let mut parsed = Vec::new();
+    while parsed.len() < published.len() {
+        let event = tokio::time::timeout(DEADLINE, events.next()).await.unwrap().unwrap().unwrap();
+        parsed.push((event.id, event.event, event.data));
+    }
+    assert_eq!(parsed, published);
+}
