@@ -1,0 +1,3 @@
+//! The load generator (work in progress).
+
+fn main() {}
