@@ -321,7 +321,10 @@
           sub.stats.requests++;
           sub._alive(gen);
           commit = setInterval(function () {
-            try { if (el && el.contentWindow.location.href !== 'about:blank') { clearInterval(commit); heard(); } } catch (e) { clearInterval(commit); }
+            try {
+              var page = el && el.contentDocument;
+              if (page && page.URL !== 'about:blank') { clearInterval(commit); if (!page.contentType || page.contentType === 'text/html') { heard(); } }
+            } catch (e) { clearInterval(commit); }
           }, 50);
         });
       });
@@ -329,12 +332,14 @@
     },
 
     poll: function (sub, gen) {
-      var xhr = null, stopped = false, timeout = sub.options.pollTimeout;
+      var xhr = null, stopped = false, first = true, timeout = sub.options.pollTimeout;
+      // The first poll asks not to be held, so the subscription knows at once that the gateway answers and where it stands.
       function next() {
         if (stopped) { return; }
         sub.stats.requests++;
-        xhr = request(sub.url('poll', { timeout: timeout ? String(timeout) : '' }), function (body, x) {
+        xhr = request(sub.url('poll', { timeout: first ? '0' : timeout ? String(timeout) : '' }), function (body, x) {
           if (stopped) { return; }
+          first = false;
           if (!body || !body.events) { sub._ended(gen, false); return; }
           sub._bytes(gen, utf8len(x.responseText));
           sub._open(gen);

@@ -149,3 +149,15 @@ test('two tabs share one set of four connections and both get a publish from eit
   await waitShown(second, 'after the first tab closed', 3000);
   assert.deepEqual((await shown(second)).sse.slice(0, 2), ['after the first tab closed', 'second again']);
 });
+
+test('without EventSource the demo page marks the SSE pane unsupported and the other three still deliver', async (t) => {
+  const gateway = await startGateway(t, FLAGS);
+  const page = await (await launchChromium(t)).newPage();
+  await page.addInitScript(() => { delete window.EventSource; });
+  await page.goto(`${gateway.url}/`);
+  await page.waitForFunction(() => [...document.querySelectorAll('.pane')].map((p) => p.getAttribute('data-status')).join() === 'unsupported,open,open,open');
+  await publishFromForm(page, 'no EventSource here');
+  await page.waitForFunction(() => [...document.querySelectorAll('.pane:not([data-transport=sse]) .ev-data')].filter((d) => d.textContent === 'no EventSource here').length === 3);
+  assert.deepEqual((await shown(page)).sse, []);
+  assert.equal(await page.isDisabled('.pane[data-transport=sse] .cut'), true);
+});

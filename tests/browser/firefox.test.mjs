@@ -11,11 +11,13 @@ test('Firefox ESR receives events in order on every transport, and auto picks Ev
   const page = await browser.newPage();
   const pageUrl = `${gateway.url}/__test__/firefox`;
   await page.setRequestInterception(true);
-  page.on('request', (req) => {
+  const serveTestPage = (req) => {
     if (req.url() !== pageUrl) { req.continue(); return; }
     req.respond({ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><meta charset="utf-8"><body><script src="/static/comet.js"></script>' });
-  });
+  };
+  page.on('request', serveTestPage);
   await page.goto(pageUrl);
+  page.off('request', serveTestPage);
   await page.setRequestInterception(false);
   await page.evaluate(() => { window.received = {}; window.handles = {}; });
 

@@ -23,19 +23,23 @@ export async function startGateway(t, flags = []) {
   const child = spawn(BIN, ['--bind', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000); });
-  const first = await new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    const timer = setTimeout(() => reject(new Error(`cometgate printed no address within 10 s\n${stderr}`)), 10_000);
-    lines.once('line', (line) => { clearTimeout(timer); resolve(line); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`cometgate exited with ${code} before listening\n${stderr}`)); });
-    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+  const lines = createInterface({ input: child.stdout });
+  const seen = [];
+  const match = await new Promise((resolve, reject) => {
+    const fail = (why) => { clearTimeout(timer); child.kill('SIGKILL'); reject(new Error(`${why}\nstdout: ${seen.join('\n')}\nstderr: ${stderr}`)); };
+    const timer = setTimeout(() => fail('cometgate printed no address within 10 s'), 10_000);
+    // The address line comes first; log lines that may precede it are tolerated (and shown if it never comes).
+    lines.on('line', (line) => {
+      const found = /^cometgate listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+      if (!found) { seen.push(line); return; }
+      clearTimeout(timer);
+      lines.removeAllListeners('line');
+      resolve(found);
+    });
+    child.once('exit', (code) => fail(`cometgate exited with ${code} before listening`));
+    child.once('error', (err) => fail(err.message));
   });
-  const match = /^cometgate listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(first);
-  if (!match) {
-    child.kill('SIGKILL');
-    throw new Error(`unexpected first line from cometgate: ${JSON.stringify(first)}`);
-  }
-  child.stdout.resume();
+  lines.on('line', () => {});
   const gateway = {
     url: match[1],
     stop: () => new Promise((resolve) => {

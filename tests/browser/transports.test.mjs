@@ -3,7 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, TRANSPORTS } from './harness.mjs';
 
-const big = Array.from({ length: 60 * 1024 }, (_, i) => (i % 1000 === 999 ? '\n' : 'abcdéfgh✓'[i % 9])).join('');
+const big = (() => {
+  let text = '';
+  while (Buffer.byteLength(text) < 60 * 1024 - 100) text += 'sixty KiB: abcdéfgh ✓ 😀\n';
+  return text + 'x'.repeat(60 * 1024 - Buffer.byteLength(text));
+})();
 const PAYLOADS = [
   ['message', 'plain text'],
   ['message', 'line one\nline two\n\nline four'],
