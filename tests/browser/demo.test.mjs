@@ -161,3 +161,21 @@ test('without EventSource the demo page marks the SSE pane unsupported and the o
   assert.deepEqual((await shown(page)).sse, []);
   assert.equal(await page.isDisabled('.pane[data-transport=sse] .cut'), true);
 });
+
+test('without navigator.locks a BroadcastChannel heartbeat still elects one tab to hold the connections', async (t) => {
+  const gateway = await startGateway(t, FLAGS);
+  const context = await (await launchChromium(t)).newContext();
+  await context.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { value: undefined }); });
+  const first = await openDemo(context, gateway);
+  assert.equal(await first.evaluate(() => navigator.locks), undefined);
+  await waitAllOpen(first);
+  const second = await openDemo(context, gateway);
+  await waitAllOpen(second);
+  await sleep(2500);
+  const roles = await Promise.all([first, second].map((p) => p.getAttribute('#role', 'data-role')));
+  assert.deepEqual(roles, ['leader', 'follower']);
+  await publishFromForm(second, 'elected by heartbeat');
+  await Promise.all([waitShown(first, 'elected by heartbeat', 1000), waitShown(second, 'elected by heartbeat', 1000)]);
+  const info = await (await fetch(`${gateway.url}/channels/demo`)).json();
+  assert.ok(info.subscribers <= 4, `the gateway holds ${info.subscribers} subscribers for two tabs`);
+});

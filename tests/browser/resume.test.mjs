@@ -38,6 +38,8 @@ test('a connection cut mid-stream or ended by the server resumes from its cursor
     }
     assert.deepEqual(await page.evaluate((k) => window.gaps[k], transport), [], `${transport}: no gap`);
   }
+  assert.equal(await page.evaluate(() => history.length), 1, 'iframe reconnects add no history entries');
+  assert.equal(await page.evaluate(() => document.querySelectorAll('iframe').length), 1, 'old iframes are removed');
 });
 
 test('an idle subscription survives the age cap and heartbeats without reconnect storms', async (t) => {

@@ -9,7 +9,7 @@ try {
   const page = await browser.newPage({ viewport: shots[0][1] });
   await page.goto(`${gateway.url}/`);
   await page.waitForFunction(() => [...document.querySelectorAll('.pane')].every((p) => p.getAttribute('data-status') === 'open'));
-  await publish(gateway.url, 'demo', 'Hello from the publish API 👋');
+  await publish(gateway.url, 'demo', 'Hello from the publish API ✓');
   await page.fill('#steps', '12');
   await page.fill('#pace', '60');
   await page.click('#job button[type=submit]');

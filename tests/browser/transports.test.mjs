@@ -17,8 +17,9 @@ const PAYLOADS = [
   ['message', 'data: looks like a field\nid: 7\nevent: x'],
   ['message', 'unicode: héllo wörld ✓ 日本語 😀 👩‍👩‍👧'],
   ['message', 'separators: a\u2028b\u2029c'],
-  ['message', '</script><script>window.__xss = 1</script>'],
-  ['message', '<!-- not a comment --> <img src=x onerror="window.__xss = 1">'],
+  ['message', '</script><script>top.__xss = 1</script>'],
+  ['message', '<!-- not a comment --> <img src=x onerror="top.__xss = 1"> \\u003c/script>'],
+  ['message', ''],
   ['message', '{"json": "inside", "n": 1}'],
   ['message', 'nul:\u0000:byte'],
   ['progress', '{"percent": 50}'],
@@ -54,7 +55,9 @@ test('every transport delivers tricky payloads and named events unchanged, in or
         assert.equal(got[i].data, asSeenBy(transport, wanted[i].data), `data of event ${i}`);
         if (transport !== 'sse') assert.equal(typeof got[i].time, 'number', `time of event ${i}`);
       }
-      assert.equal(await page.evaluate(() => window.__xss), undefined, 'no payload ran as script');
+      for (const frame of page.frames()) {
+        assert.equal(await frame.evaluate(() => window.__xss), undefined, `no payload ran as script in ${frame.url()}`);
+      }
       const handle = await page.evaluate(() => ({ cursor: window.handles.k.cursor, stats: window.handles.k.stats }));
       assert.equal(handle.cursor, published.at(-1).id);
       assert.equal(handle.stats.events, wanted.length);
