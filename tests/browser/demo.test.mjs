@@ -21,7 +21,7 @@ async function waitAllOpen(page) {
   await page.waitForFunction(() => {
     const panes = [...document.querySelectorAll('.pane')];
     return panes.length === 4 && panes.every((p) => p.getAttribute('data-status') === 'open');
-  }, null, { timeout: 10_000 });
+  }, null, { timeout: 10_000, polling: 50 });
 }
 
 // The texts each pane shows, newest first.
@@ -35,7 +35,7 @@ async function waitShown(page, text, timeout) {
   await page.waitForFunction((text) => {
     const panes = [...document.querySelectorAll('.pane')];
     return panes.every((p) => [...p.querySelectorAll('.ev-data')].some((d) => d.textContent === text));
-  }, text, { timeout });
+  }, text, { timeout, polling: 20 });
 }
 
 async function publishFromForm(page, text) {
@@ -129,6 +129,7 @@ test('two tabs share one set of four connections and both get a publish from eit
   assert.equal(job.status, 202);
 
   for (const [from, text] of [[second, 'from the second tab'], [first, 'from the first tab'], [second, 'second again']]) {
+    await from.bringToFront();
     const started = Date.now();
     await publishFromForm(from, text);
     await Promise.all([waitShown(first, text, 1000), waitShown(second, text, 1000)]);
