@@ -37,8 +37,8 @@ pub enum ApiError {
     /// `500`: a fault of the gateway's own; the cause is logged, not sent.
     #[error("internal error")]
     Internal(String),
-    /// `503` with `Retry-After`: the gateway is full or shutting down.
-    #[error(transparent)]
+    /// `503` with `Retry-After`: the gateway is full, or its store (Redis) is unreachable.
+    #[error("{}", bus_message(.0))]
     Bus(#[from] BusError),
 }
 
@@ -56,6 +56,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::Internal(_) => "internal",
             ApiError::Bus(BusError::Full) => "too_many_subscribers",
+            ApiError::Bus(BusError::Unavailable(_)) => "store_unavailable",
         }
     }
 }
@@ -76,8 +77,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(cause, "internal error");
+        match self {
+            ApiError::Internal(cause) => tracing::error!(cause, "internal error"),
+            ApiError::Bus(BusError::Unavailable(cause)) => tracing::warn!(cause, "event store unavailable"),
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
@@ -88,6 +91,14 @@ impl ResponseError for ApiError {
             _ => &mut response,
         };
         response.json(json!({ "error": self.code(), "message": self.to_string() }))
+    }
+}
+
+/// The store's own error text stays in the log; the client learns only that it is down.
+fn bus_message(err: &BusError) -> String {
+    match err {
+        BusError::Full => err.to_string(),
+        BusError::Unavailable(_) => "the event store is unavailable; retry shortly".into(),
     }
 }
 

@@ -39,7 +39,7 @@ async fn publish(
 
 async fn info(channel: web::Path<String>, gateway: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
     check_channel(&channel)?;
-    Ok(HttpResponse::Ok().json(gateway.bus.info(&channel)))
+    Ok(HttpResponse::Ok().json(gateway.bus.info(&channel).await?))
 }
 
 /// With a token configured, the request must carry it; without one, only loopback peers

@@ -21,6 +21,11 @@ pub struct Settings {
     #[arg(long, env = "COMETGATE_PUBLISH_TOKEN", hide_env_values = true)]
     pub publish_token: Option<String>,
 
+    /// Redis to share channels, ids and backlogs with other nodes (`redis://host:port/db`).
+    /// Without it the bus lives in this process's memory.
+    #[arg(long, env = "COMETGATE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Events kept per channel for subscribers that resume.
     #[arg(long, env = "COMETGATE_BACKLOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub backlog_size: u32,

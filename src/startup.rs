@@ -34,8 +34,11 @@ impl Application {
             TcpListener::bind(settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let shutdown = CancellationToken::new();
-        let bus = Bus::new(settings.limits());
-        tokio::spawn(bus.clone().run_sweeper(settings.sweep_interval, shutdown.clone()));
+        let bus = match &settings.redis_url {
+            Some(url) => Bus::on_redis(url, settings.limits()).await?,
+            None => Bus::in_memory(settings.limits()),
+        };
+        tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));
         let gateway = web::Data::new(Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone() });
         let mut server = HttpServer::new(move || App::new().app_data(gateway.clone()).configure(routes))
             .disable_signals()

@@ -1,15 +1,19 @@
 //! The event bus: one cheap-to-clone handle that issues ids, keeps each channel's backlog
-//! and fans every event out to the channel's live subscribers.
+//! and fans every event out to the channel's subscribers.
+//!
+//! Two parts sit behind it: a store that owns ids and backlogs ([`memory`] in this process,
+//! or [`redis`] shared by several nodes), and this node's [`hub`] of live subscribers.
 
 mod backlog;
 mod event;
+mod hub;
 mod id;
+mod memory;
+mod redis;
 mod subscription;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::{Semaphore, broadcast};
@@ -19,6 +23,10 @@ pub use backlog::Replay;
 pub use event::{DEFAULT_EVENT_TYPE, Event, Format, NameError, check_channel, check_event_type};
 pub use id::{Cursor, Id, MalformedId};
 pub use subscription::{Item, Subscription};
+
+use hub::Hub;
+use memory::Memory;
+use redis::RedisStore;
 
 /// The bus's bounds, taken from the settings.
 #[derive(Debug, Clone)]
@@ -38,6 +46,8 @@ pub struct Limits {
 pub enum BusError {
     #[error("the gateway holds its maximum number of subscribers")]
     Full,
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The answer to a publish.
@@ -45,7 +55,7 @@ pub enum BusError {
 pub struct Published {
     pub id: Id,
     pub channel: String,
-    /// How many live subscribers the event was handed to.
+    /// How many live subscribers of this node the event was handed to.
     pub subscribers: usize,
 }
 
@@ -58,134 +68,121 @@ pub struct ChannelInfo {
     pub subscribers: usize,
 }
 
-/// The handle every handler clones; all clones share one set of channels.
+/// The handle every handler clones; all clones share one store and one hub.
 #[derive(Clone)]
 pub struct Bus {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    epoch: u64,
-    last_seq: AtomicU64,
-    channels: Mutex<HashMap<String, Channel>>,
+    store: Store,
+    hub: Hub,
     permits: Arc<Semaphore>,
-    limits: Limits,
 }
 
-struct Channel {
-    backlog: Backlog,
-    sender: broadcast::Sender<Arc<Event>>,
-    touched: Instant,
+enum Store {
+    Memory(Memory),
+    Redis(RedisStore),
 }
-
-use backlog::Backlog;
 
 impl Bus {
-    /// A bus whose epoch is the time it was made, so ids from an earlier run are foreign.
-    pub fn new(limits: Limits) -> Self {
+    /// A bus on the embedded in-memory store.
+    pub fn in_memory(limits: Limits) -> Self {
+        Bus::with_store(Store::Memory(Memory::new(limits.clone())), &limits)
+    }
+
+    /// A bus on the Redis at `url`, shared with every node that uses the same Redis.
+    pub async fn on_redis(url: &str, limits: Limits) -> anyhow::Result<Self> {
+        Ok(Bus::with_store(Store::Redis(RedisStore::connect(url, limits.clone()).await?), &limits))
+    }
+
+    fn with_store(store: Store, limits: &Limits) -> Self {
         let permits = Arc::new(Semaphore::new(limits.max_subscribers.min(Semaphore::MAX_PERMITS)));
-        let inner = Inner { epoch: now_ms(), last_seq: AtomicU64::new(0), channels: Mutex::default(), permits, limits };
-        Bus { inner: Arc::new(inner) }
+        Bus { inner: Arc::new(Inner { store, hub: Hub::new(limits.fanout_buffer), permits }) }
     }
 
     /// The id of sequence number `seq` in this bus's epoch.
     pub fn id(&self, seq: u64) -> Id {
-        Id { epoch: self.inner.epoch, seq }
+        let epoch = match &self.inner.store {
+            Store::Memory(memory) => memory.epoch(),
+            Store::Redis(redis) => redis.epoch(),
+        };
+        Id { epoch, seq }
     }
 
-    /// Appends an event to the channel's backlog and hands it to its live subscribers.
-    /// It returns once the event is stored; slow subscribers never slow the publisher.
+    /// Stores the event and hands it to the channel's subscribers. It returns once the
+    /// event is stored; slow subscribers never slow the publisher.
     pub async fn publish(&self, channel: &str, kind: &str, data: String) -> Result<Published, BusError> {
-        let mut channels = self.channels();
-        let state = self.channel(&mut channels, channel);
-        let seq = self.inner.last_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let event = Event::new(self.id(seq), channel.to_owned(), kind.to_owned(), data, now_ms());
-        let event = Arc::new(event);
-        state.backlog.push(event.clone());
-        let subscribers = state.sender.send(event).unwrap_or(0);
-        Ok(Published { id: self.id(seq), channel: channel.to_owned(), subscribers })
+        let (id, subscribers) = match &self.inner.store {
+            Store::Memory(memory) => memory.append(channel, kind, data, &self.inner.hub),
+            Store::Redis(redis) => (redis.append(channel, kind, &data).await?, self.inner.hub.subscribers(channel)),
+        };
+        Ok(Published { id, channel: channel.to_owned(), subscribers })
     }
 
     /// Subscribes from `cursor`: the replay it is owed, then every live event, exactly once.
     pub async fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription, BusError> {
         let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| BusError::Full)?;
-        let mut channels = self.channels();
-        let state = self.channel(&mut channels, channel);
-        let replay = state.backlog.replay(cursor, self.inner.epoch);
-        let receiver = state.sender.subscribe();
-        drop(channels);
+        let (replay, receiver) = self.resume(channel, cursor).await?;
         Ok(Subscription::new(self.clone(), channel, replay, receiver, permit))
     }
 
-    /// A fresh replay after `seq` and a fresh receiver, taken together so nothing falls
-    /// between them: how a subscriber that lagged behind the live fan-out catches up.
-    fn resume(&self, channel: &str, seq: u64) -> (Replay, broadcast::Receiver<Arc<Event>>) {
-        let mut channels = self.channels();
-        let state = self.channel(&mut channels, channel);
-        let replay = state.backlog.replay(Cursor::After(self.id(seq)), self.inner.epoch);
-        (replay, state.sender.subscribe())
+    /// A receiver of live events, then the replay: an event published in between is in
+    /// one or both (the subscription skips the second copy), never in neither.
+    async fn resume(
+        &self,
+        channel: &str,
+        cursor: Cursor,
+    ) -> Result<(Replay, broadcast::Receiver<Arc<Event>>), BusError> {
+        let receiver = self.inner.hub.subscribe(channel);
+        let replay = match &self.inner.store {
+            Store::Memory(memory) => memory.replay(channel, cursor),
+            Store::Redis(redis) => redis.replay(channel, cursor).await?,
+        };
+        Ok((replay, receiver))
     }
 
     /// The channel's figures, without creating it.
-    pub fn info(&self, channel: &str) -> ChannelInfo {
-        let channels = self.channels();
-        let state = channels.get(channel);
-        ChannelInfo {
-            channel: channel.to_owned(),
-            last_id: state.and_then(|s| s.backlog.last()),
-            backlog: state.map_or(0, |s| s.backlog.len()),
-            subscribers: state.map_or(0, |s| s.sender.receiver_count()),
+    pub async fn info(&self, channel: &str) -> Result<ChannelInfo, BusError> {
+        let (last_id, backlog) = match &self.inner.store {
+            Store::Memory(memory) => memory.info(channel),
+            Store::Redis(redis) => redis.info(channel).await?,
+        };
+        let subscribers = self.inner.hub.subscribers(channel);
+        Ok(ChannelInfo { channel: channel.to_owned(), last_id, backlog, subscribers })
+    }
+
+    /// Runs what the bus does in the background until `shutdown`: sweeping idle channels
+    /// every `period`, and with Redis, relaying other nodes' events to this node.
+    pub async fn run(self, period: Duration, shutdown: CancellationToken) {
+        if let Store::Redis(redis) = &self.inner.store {
+            tokio::spawn(redis::run_relay(redis.clone(), self.clone(), shutdown.clone()));
         }
-    }
-
-    /// Expires old events and drops channels that nobody uses; returns how many it dropped.
-    pub fn sweep(&self) -> usize {
-        let idle = self.inner.limits.channel_idle;
-        let now = now_ms();
-        let mut channels = self.channels();
-        let before = channels.len();
-        channels.retain(|_, state| {
-            state.backlog.expire(now);
-            let unused = state.sender.receiver_count() == 0 && state.backlog.is_empty();
-            !(unused && state.touched.elapsed() >= idle)
-        });
-        before - channels.len()
-    }
-
-    /// Sweeps every `period` until `shutdown`.
-    pub async fn run_sweeper(self, period: Duration, shutdown: CancellationToken) {
         let mut ticks = tokio::time::interval(period);
         while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
-            let dropped = self.sweep();
-            if dropped > 0 {
-                tracing::debug!(dropped, "dropped idle channels");
-            }
+            self.sweep();
         }
     }
 
-    /// How many channels the bus holds now.
+    /// Forgets channels nobody uses; returns how many channels the store dropped.
+    pub fn sweep(&self) -> usize {
+        self.inner.hub.sweep();
+        match &self.inner.store {
+            Store::Memory(memory) => memory.sweep(&self.inner.hub),
+            Store::Redis(_) => 0,
+        }
+    }
+
+    /// How many channels this process holds (in memory) or follows (with Redis).
     pub fn channel_count(&self) -> usize {
-        self.channels().len()
+        match &self.inner.store {
+            Store::Memory(memory) => memory.channel_count(),
+            Store::Redis(_) => self.inner.hub.positions().len(),
+        }
     }
 
-    fn channels(&self) -> MutexGuard<'_, HashMap<String, Channel>> {
-        self.inner.channels.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn channel<'a>(&self, channels: &'a mut HashMap<String, Channel>, name: &str) -> &'a mut Channel {
-        let limits = &self.inner.limits;
-        let state = channels.entry(name.to_owned()).or_insert_with(|| Channel {
-            backlog: Backlog::new(
-                limits.backlog_size,
-                limits.backlog_max_age,
-                self.inner.last_seq.load(Ordering::Relaxed),
-            ),
-            sender: broadcast::channel(limits.fanout_buffer.max(1)).0,
-            touched: Instant::now(),
-        });
-        state.backlog.expire(now_ms());
-        state.touched = Instant::now();
-        state
+    fn hub(&self) -> &Hub {
+        &self.inner.hub
     }
 }
 

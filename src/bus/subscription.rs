@@ -10,7 +10,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use super::Bus;
 use super::backlog::Replay;
 use super::event::Event;
-use super::id::Id;
+use super::id::{Cursor, Id};
 
 /// What a subscriber is handed next.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct Subscription {
     receiver: Receiver<Arc<Event>>,
     /// Sequence number of the last event handed out (or of the cursor it came with).
     position: u64,
+    /// The live fan-out dropped events for this subscriber: refill from the store first.
+    lagged: bool,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -51,6 +53,7 @@ impl Subscription {
             pending: VecDeque::new(),
             receiver,
             position: replay.start,
+            lagged: false,
             _permit: permit,
         };
         subscription.queue(replay);
@@ -73,11 +76,14 @@ impl Subscription {
         !self.pending.is_empty()
     }
 
-    /// The next item if one is ready now.
+    /// The next item if one is ready now (a lagged subscriber waits for [`Self::next`]).
     pub fn try_next(&mut self) -> Option<Item> {
         loop {
             if let Some(item) = self.pending.pop_front() {
                 return Some(self.hand(item));
+            }
+            if self.lagged {
+                return None;
             }
             match self.receiver.try_recv() {
                 Ok(event) => {
@@ -85,17 +91,22 @@ impl Subscription {
                         return Some(item);
                     }
                 }
-                Err(TryRecvError::Lagged(_)) => self.refill(),
+                Err(TryRecvError::Lagged(_)) => self.lagged = true,
                 Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
             }
         }
     }
 
-    /// The next item, waiting for it; `None` once the bus is gone. Cancel-safe.
+    /// The next item, waiting for it; `None` once the bus is gone or cannot refill this
+    /// subscriber, which then resumes from [`Self::cursor`] on a new connection. Cancel-safe.
     pub async fn next(&mut self) -> Option<Item> {
         loop {
             if let Some(item) = self.try_next() {
                 return Some(item);
+            }
+            if self.lagged {
+                self.refill().await?;
+                continue;
             }
             match self.receiver.recv().await {
                 Ok(event) => {
@@ -103,7 +114,7 @@ impl Subscription {
                         return Some(item);
                     }
                 }
-                Err(RecvError::Lagged(_)) => self.refill(),
+                Err(RecvError::Lagged(_)) => self.lagged = true,
                 Err(RecvError::Closed) => return None,
             }
         }
@@ -120,9 +131,13 @@ impl Subscription {
         (event.id.seq > self.position).then(|| self.hand(Item::Event(event)))
     }
 
-    fn refill(&mut self) {
-        let (replay, receiver) = self.bus.resume(&self.channel, self.position);
+    /// Catches up from the store after the subscriber's own cursor, with a fresh receiver.
+    async fn refill(&mut self) -> Option<()> {
+        let cursor = Cursor::After(self.cursor());
+        let (replay, receiver) = self.bus.resume(&self.channel, cursor).await.ok()?;
         self.receiver = receiver;
+        self.lagged = false;
         self.queue(replay);
+        Some(())
     }
 }

@@ -1,0 +1,184 @@
+//! The Redis store, for several gateway nodes sharing channels: each channel's backlog is
+//! a Redis Stream whose entry ids are our sequence numbers, so ids, cursors and gaps mean
+//! the same on every node. New events are announced on one Pub/Sub channel that every
+//! node's relay follows (see [`relay`]).
+
+mod relay;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
+
+use super::backlog::Replay;
+use super::event::Event;
+use super::id::{Cursor, Id};
+use super::{BusError, Limits, now_ms};
+
+pub use relay::run_relay;
+
+/// Keys are `cometgate:log:<channel>` (streams), `cometgate:seq` and `cometgate:epoch`.
+const PREFIX: &str = "cometgate:";
+const ANNOUNCE: &str = "cometgate:events";
+
+/// A handle on the shared store; cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    client: redis::Client,
+    connection: ConnectionManager,
+    epoch: u64,
+    limits: Limits,
+    scripts: Arc<Scripts>,
+}
+
+struct Scripts {
+    publish: Script,
+    replay: Script,
+}
+
+impl RedisStore {
+    /// Connects and reads (or sets) the epoch shared by every node on this Redis. Fails
+    /// when Redis cannot be reached, so a node never starts without its store.
+    pub async fn connect(url: &str, limits: Limits) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).with_context(|| format!("bad Redis URL {url:?}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let mut connection = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .with_context(|| format!("cannot connect to Redis at {url}"))?;
+        let epoch_key = format!("{PREFIX}epoch");
+        let (_, epoch): (Value, u64) = redis::pipe()
+            .cmd("SET")
+            .arg(&epoch_key)
+            .arg(now_ms())
+            .arg("NX")
+            .cmd("GET")
+            .arg(&epoch_key)
+            .query_async(&mut connection)
+            .await
+            .with_context(|| format!("cannot read the epoch from Redis at {url}"))?;
+        let scripts = Scripts {
+            publish: Script::new(include_str!("publish.lua")),
+            replay: Script::new(include_str!("replay.lua")),
+        };
+        Ok(RedisStore { client, connection, epoch, limits, scripts: Arc::new(scripts) })
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Appends the event; every node's relay then hands it to its local subscribers.
+    pub async fn append(&self, channel: &str, kind: &str, data: &str) -> Result<Id, BusError> {
+        let seq: u64 = self
+            .scripts
+            .publish
+            .key(stream_key(channel))
+            .key(format!("{PREFIX}seq"))
+            .arg(self.limits.backlog_size)
+            .arg(kind)
+            .arg(data)
+            .arg(now_ms())
+            .arg(self.ttl_ms())
+            .arg(channel)
+            .arg(ANNOUNCE)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(self.id(seq))
+    }
+
+    /// What `cursor` is owed on the channel, read and decided in one atomic script.
+    pub async fn replay(&self, channel: &str, cursor: Cursor) -> Result<Replay, BusError> {
+        let (mode, seq) = match cursor {
+            Cursor::Live => ("live", 0),
+            Cursor::Earliest => ("earliest", 0),
+            Cursor::After(id) if id.epoch == self.epoch => ("after", id.seq),
+            Cursor::After(_) | Cursor::Unknown => ("lost", 0),
+        };
+        let cutoff =
+            now_ms().saturating_sub(u64::try_from(self.limits.backlog_max_age.as_millis()).unwrap_or(u64::MAX));
+        let (_head, _floor, gap, start, entries): (u64, u64, u8, u64, Vec<Value>) = self
+            .scripts
+            .replay
+            .key(stream_key(channel))
+            .key(format!("{PREFIX}seq"))
+            .arg(mode)
+            .arg(seq)
+            .arg(cutoff)
+            .arg(self.ttl_ms())
+            .arg(self.limits.backlog_size)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        let events = entries.iter().map(|entry| self.event(channel, entry)).collect::<Result<Vec<_>, _>>()?;
+        let oldest = events.first().map(|event| event.id);
+        Ok(Replay { gap: (gap == 1).then_some(oldest), events, start })
+    }
+
+    /// The id of the newest event held and how many are held.
+    pub async fn info(&self, channel: &str) -> Result<(Option<Id>, usize), BusError> {
+        let key = stream_key(channel);
+        let (length, newest): (usize, Vec<Value>) = redis::pipe()
+            .cmd("XLEN")
+            .arg(&key)
+            .cmd("XREVRANGE")
+            .arg(&key)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        let last = newest.first().map(|entry| self.event(channel, entry).map(|e| e.id)).transpose()?;
+        Ok((last, length))
+    }
+
+    /// Entries after `seq` on the channel: how the relay catches up after a reconnect.
+    async fn after(&self, channel: &str, seq: u64) -> Result<Vec<Arc<Event>>, BusError> {
+        let entries: Vec<Value> = redis::cmd("XRANGE")
+            .arg(stream_key(channel))
+            .arg(format!("({seq}-0"))
+            .arg("+")
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        entries.iter().map(|entry| self.event(channel, entry)).collect()
+    }
+
+    fn id(&self, seq: u64) -> Id {
+        Id { epoch: self.epoch, seq }
+    }
+
+    /// A stream outlives its newest event by the longer of the backlog age and the idle
+    /// time of a channel, as a channel in memory does.
+    fn ttl_ms(&self) -> u64 {
+        let ttl = self.limits.backlog_max_age.max(self.limits.channel_idle).max(Duration::from_secs(1));
+        u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// One stream entry, `[id, [field, value, ...]]`, as an event.
+    fn event(&self, channel: &str, entry: &Value) -> Result<Arc<Event>, BusError> {
+        let malformed = || BusError::Unavailable("malformed stream entry in Redis".into());
+        let (id, fields): (String, Vec<String>) = redis::from_redis_value_ref(entry).map_err(|_| malformed())?;
+        let seq = id.split('-').next().and_then(|s| s.parse().ok()).ok_or_else(malformed)?;
+        let field = |name: &str| fields.chunks(2).find(|pair| pair[0] == name).map(|pair| pair[1].clone());
+        let time = field("t").and_then(|t| t.parse().ok()).ok_or_else(malformed)?;
+        let (kind, data) = (field("e").ok_or_else(malformed)?, field("d").ok_or_else(malformed)?);
+        Ok(Arc::new(Event::new(self.id(seq), channel.to_owned(), kind, data, time)))
+    }
+}
+
+fn stream_key(channel: &str) -> String {
+    format!("{PREFIX}log:{channel}")
+}
+
+fn unavailable(err: redis::RedisError) -> BusError {
+    BusError::Unavailable(err.to_string())
+}
