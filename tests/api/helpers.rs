@@ -1,5 +1,6 @@
 //! Starts a gateway on 127.0.0.1 port 0 and talks to it over real TCP.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cometgate::{Application, Settings};
@@ -8,25 +9,46 @@ use futures_util::stream::BoxStream;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::redis_server::RedisServer;
+
 /// How long any single wait in a test may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Which store the gateways of a test binary run on; each binary sets `crate::BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
 
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
+    /// The Redis this gateway (and any node started beside it) runs on.
+    pub redis: Option<Arc<Mutex<RedisServer>>>,
+    settings: Settings,
 }
 
-/// A gateway with test-friendly settings, changed further by `configure`.
+/// A gateway with test-friendly settings, changed further by `configure`, on the test
+/// binary's backend (a Redis of its own when that is Redis).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::with_bind("127.0.0.1:0".parse().unwrap());
     settings.workers = Some(2);
     configure(&mut settings);
-    let application = Application::build(settings).await.expect("gateway failed to start");
+    let redis = (crate::BACKEND == Backend::Redis).then(|| Arc::new(Mutex::new(RedisServer::start())));
+    start(settings, redis).await
+}
+
+async fn start(mut settings: Settings, redis: Option<Arc<Mutex<RedisServer>>>) -> TestApp {
+    if let Some(redis) = &redis {
+        settings.redis_url = Some(redis.lock().unwrap().url());
+    }
+    let application = Application::build(settings.clone()).await.expect("gateway failed to start");
     let address = format!("http://127.0.0.1:{}", application.port());
     let shutdown = application.shutdown_token();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), shutdown }
+    TestApp { address, client: reqwest::Client::new(), shutdown, redis, settings }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -40,6 +62,17 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// A client of a gateway that runs elsewhere (another process).
+    pub fn at(address: String, redis: Option<Arc<Mutex<RedisServer>>>) -> TestApp {
+        let settings = Settings::with_bind("127.0.0.1:0".parse().unwrap());
+        TestApp { address, client: reqwest::Client::new(), shutdown: CancellationToken::new(), redis, settings }
+    }
+
+    /// Another gateway node with the same settings on the same Redis.
+    pub async fn spawn_node(&self) -> TestApp {
+        start(self.settings.clone(), self.redis.clone()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -130,8 +163,8 @@ impl Incoming {
         }
     }
 
-    /// The bytes up to and including the next `delimiter`, or `None` once the body ended
-    /// (whatever was left then is returned by [`Incoming::rest`]).
+    /// The bytes up to and including the next `delimiter`, or `None` once the body ended or
+    /// the connection broke (whatever was left then is returned by [`Incoming::rest`]).
     pub async fn until(&mut self, delimiter: &[u8]) -> Option<Vec<u8>> {
         loop {
             if let Some(at) = self.buffer.windows(delimiter.len()).position(|w| w == delimiter) {
@@ -141,8 +174,8 @@ impl Incoming {
                 return None;
             }
             match within(self.body.next()).await {
-                Some(chunk) => self.push(&chunk.expect("body read failed")),
-                None => self.ended = true,
+                Some(Ok(chunk)) => self.push(&chunk),
+                Some(Err(_)) | None => self.ended = true,
             }
         }
     }

@@ -1,10 +1,17 @@
 //! The gateway's API tests: one binary, each test against its own gateway on port 0.
 
+/// The API tests run on the embedded in-memory bus here, and on Redis in `tests/redis`.
+pub const BACKEND: helpers::Backend = helpers::Backend::Memory;
+
+// Shared with tests/redis, which alone uses the parts for several nodes and Redis faults.
+#[allow(dead_code)]
 mod helpers;
 mod lifecycle;
 mod payloads;
 mod poll;
 mod publish;
+#[allow(dead_code)]
+mod redis_server;
 mod sse;
 mod stream_and_iframe;
 mod subscriber;

@@ -173,7 +173,7 @@ impl Subscriber {
     }
 
     async fn next_line(&mut self) -> Frame {
-        let Some(line) = self.body().until(b"\n").await else { panic!("stream ended without reconnect line") };
+        let Some(line) = self.body().until(b"\n").await else { return Frame::Close(None) };
         if line.iter().all(|&b| b == b' ' || b == b'\n') {
             assert_eq!(line.len(), 2048, "padding is 2 KiB");
             return Box::pin(self.next_line()).await;
@@ -190,7 +190,7 @@ impl Subscriber {
     }
 
     async fn next_script(&mut self) -> Frame {
-        let Some(chunk) = self.body().until(b"</script>\n").await else { panic!("iframe ended without timeout call") };
+        let Some(chunk) = self.body().until(b"</script>\n").await else { return Frame::Close(None) };
         let chunk = String::from_utf8(chunk).unwrap();
         let call = chunk.strip_prefix("<script>parent.comet.").expect("not a callback script");
         let call = call.strip_suffix(")</script>\n").unwrap();

@@ -1,0 +1,26 @@
+//! The same API tests on the Redis backend (each gateway on a `redis-server` of its own),
+//! plus what only several nodes show: sharing channels, losing a node, losing Redis.
+
+pub const BACKEND: helpers::Backend = helpers::Backend::Redis;
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/lifecycle.rs"]
+mod lifecycle;
+mod nodes;
+#[path = "../api/payloads.rs"]
+mod payloads;
+#[path = "../api/poll.rs"]
+mod poll;
+#[path = "../api/publish.rs"]
+mod publish;
+#[path = "../api/redis_server.rs"]
+mod redis_server;
+#[path = "../api/sse.rs"]
+mod sse;
+#[path = "../api/stream_and_iframe.rs"]
+mod stream_and_iframe;
+#[path = "../api/subscriber.rs"]
+mod subscriber;
+#[path = "../api/transports.rs"]
+mod transports;
