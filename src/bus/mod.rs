@@ -11,6 +11,8 @@ mod id;
 mod memory;
 mod redis;
 mod subscription;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -78,6 +80,7 @@ struct Inner {
     store: Store,
     hub: Hub,
     permits: Arc<Semaphore>,
+    limits: Limits,
 }
 
 enum Store {
@@ -98,7 +101,13 @@ impl Bus {
 
     fn with_store(store: Store, limits: &Limits) -> Self {
         let permits = Arc::new(Semaphore::new(limits.max_subscribers.min(Semaphore::MAX_PERMITS)));
-        Bus { inner: Arc::new(Inner { store, hub: Hub::new(limits.fanout_buffer), permits }) }
+        let hub = Hub::new(limits.fanout_buffer);
+        Bus { inner: Arc::new(Inner { store, hub, permits, limits: limits.clone() }) }
+    }
+
+    /// The bounds this bus was made with.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits.clone()
     }
 
     /// The id of sequence number `seq` in this bus's epoch.

@@ -1,0 +1,126 @@
+//! The bus end to end in one process: fan-out, refill after lag, gaps, idle channels.
+
+use std::time::Duration;
+
+use super::*;
+
+fn bus(backlog_size: usize, fanout_buffer: usize) -> Bus {
+    Bus::in_memory(Limits {
+        backlog_size,
+        backlog_max_age: Duration::from_secs(3600),
+        fanout_buffer,
+        channel_idle: Duration::ZERO,
+        max_subscribers: 8,
+    })
+}
+
+async fn publish(bus: &Bus, data: &str) -> Id {
+    bus.publish("c", "message", data.into()).await.unwrap().id
+}
+
+fn data(item: Option<Item>) -> String {
+    match item {
+        Some(Item::Event(event)) => event.data.clone(),
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_subscriber_gets_every_event_once_in_order() {
+    let bus = bus(10, 4);
+    let mut first = bus.subscribe("c", Cursor::Live).await.unwrap();
+    let mut second = bus.subscribe("c", Cursor::Live).await.unwrap();
+    for n in 0..3 {
+        assert_eq!(bus.publish("c", "message", n.to_string()).await.unwrap().subscribers, 2);
+    }
+    for subscriber in [&mut first, &mut second] {
+        let got: Vec<String> = [(); 3].iter().map(|_| data(subscriber.try_next())).collect();
+        assert_eq!(got, ["0", "1", "2"]);
+        assert!(subscriber.try_next().is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_refills_from_the_backlog_without_loss_or_repeat() {
+    let bus = bus(100, 2);
+    let mut slow = bus.subscribe("c", Cursor::Live).await.unwrap();
+    for n in 0..10 {
+        publish(&bus, &n.to_string()).await;
+    }
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        got.push(data(slow.next().await));
+    }
+    assert_eq!(got, (0..10).map(|n| n.to_string()).collect::<Vec<_>>());
+    assert!(slow.try_next().is_none());
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_the_backlog_is_told_with_a_gap() {
+    let bus = bus(3, 2);
+    let mut slow = bus.subscribe("c", Cursor::Live).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(publish(&bus, &n.to_string()).await);
+    }
+    assert!(matches!(slow.next().await, Some(Item::Gap { oldest }) if oldest == Some(ids[7])));
+    let got: Vec<String> = [(); 3].iter().map(|_| data(slow.try_next())).collect();
+    assert_eq!(got, ["7", "8", "9"]);
+}
+
+#[tokio::test]
+async fn the_cursor_follows_what_was_handed_out() {
+    let bus = bus(10, 4);
+    let before = bus.subscribe("c", Cursor::Live).await.unwrap().cursor();
+    let id = publish(&bus, "x").await;
+    let mut subscriber = bus.subscribe("c", Cursor::After(before)).await.unwrap();
+    assert_eq!(subscriber.cursor(), before);
+    subscriber.try_next();
+    assert_eq!(subscriber.cursor(), id);
+}
+
+#[tokio::test]
+async fn dropping_a_subscription_releases_it_and_its_permit() {
+    let bus = bus(10, 4);
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(bus.subscribe("c", Cursor::Live).await.unwrap());
+    }
+    assert!(matches!(bus.subscribe("c", Cursor::Live).await, Err(BusError::Full)));
+    assert_eq!(bus.info("c").await.unwrap().subscribers, 8);
+    held.clear();
+    assert_eq!(bus.info("c").await.unwrap().subscribers, 0);
+    assert!(bus.subscribe("c", Cursor::Live).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_dropped_channel_comes_back_with_new_ids_and_a_gap_for_old_cursors() {
+    let bus = Bus::in_memory(Limits { backlog_max_age: Duration::ZERO, ..bus(10, 4).limits() });
+    let old = publish(&bus, "x").await;
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(bus.sweep(), 1);
+    assert_eq!((bus.channel_count(), bus.info("c").await.unwrap().last_id), (0, None));
+    bus.publish("elsewhere", "message", "moves the counter".into()).await.unwrap();
+    let new = publish(&bus, "y").await;
+    assert!(new.seq > old.seq);
+    let mut resumed = bus.subscribe("c", Cursor::After(old)).await.unwrap();
+    assert!(matches!(resumed.try_next(), Some(Item::Gap { .. })), "what followed the old id is unknown");
+}
+
+#[tokio::test]
+async fn a_cursor_at_the_last_id_issued_before_a_channel_came_back_resumes_cleanly() {
+    let bus = Bus::in_memory(Limits { backlog_max_age: Duration::ZERO, ..bus(10, 4).limits() });
+    let old = publish(&bus, "x").await;
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    bus.sweep();
+    let mut resumed = bus.subscribe("c", Cursor::After(old)).await.unwrap();
+    assert!(resumed.try_next().is_none(), "no id was issued after it, so nothing can have been missed");
+}
+
+#[tokio::test]
+async fn channels_with_subscribers_are_never_swept() {
+    let bus = Bus::in_memory(Limits { backlog_max_age: Duration::ZERO, ..bus(10, 4).limits() });
+    let _subscriber = bus.subscribe("c", Cursor::Live).await.unwrap();
+    assert_eq!(bus.sweep(), 0);
+    assert_eq!(bus.channel_count(), 1);
+}
