@@ -145,3 +145,27 @@ async fn every_transport_subscribes_from_the_same_backlog() {
         assert_eq!(subscriber.events(&app, 1).await[0].id, id);
     }
 }
+
+#[tokio::test]
+async fn sigterm_ends_held_streams_with_their_reconnect_frame_and_exits_promptly() {
+    use std::io::{BufRead, BufReader};
+    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_cometgate"))
+        .args(["--bind", "127.0.0.1:0", "--workers", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cannot start the cometgate binary");
+    let mut line = String::new();
+    BufReader::new(process.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("cometgate listening on ").unwrap().to_owned();
+    let app = crate::helpers::TestApp::at(address, None);
+    let id = app.publish("news", None, "before").await;
+    let (mut subscriber, _) = Subscriber::connect(&app, Transport::Stream, "news", &id).await;
+    let started = std::time::Instant::now();
+    std::process::Command::new("kill").args(["-TERM", &process.id().to_string()]).status().unwrap();
+    assert_eq!(subscriber.next(&app).await, Frame::Close(Some(id)));
+    while process.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(5), "the gateway did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
