@@ -16,11 +16,11 @@ export const CHROMIUM_ARGS = [
 export const TRANSPORTS = ['sse', 'stream', 'iframe', 'poll'];
 
 // Starts the gateway with `flags`; resolves once it printed its address. Call stop() when done (t.after does it for you).
-export async function startGateway(t, flags = []) {
+export async function startGateway(t, flags = [], { bind = '127.0.0.1:0' } = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`cometgate binary not found at ${BIN}: run \`cargo build\` in ${REPO} or set COMETGATE_BIN`);
   }
-  const child = spawn(BIN, ['--bind', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, ['--bind', bind, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000); });
   const lines = createInterface({ input: child.stdout });
