@@ -40,9 +40,13 @@
   }
   function parse(text) { try { return JSON.parse(text); } catch (e) { return null; } }
 
+  // Comet.subscribe(channel, options) returns a handle: channel, transport, cursor, stats, close(), cut(pauseMs).
+  // options: transport ('auto', 'sse', 'stream', 'iframe', 'poll'); cursor (an id, 'earliest', or none for new events);
+  // events, the named types wanted besides 'message' (EventSource dispatches only the names it listens for, so every
+  // transport applies the same filter, and a skipped event still moves the cursor); onEvent(event, handle);
+  // onGap({oldest}, handle); onStatus(state, {transport}) with connecting, open, waiting, fallback, closed; DEFAULTS.
   Comet.subscribe = function (channel, options) { return new Subscription(channel, options || {}); };
 
-  // The handle: public fields channel, transport, cursor, stats; methods close() and cut(pauseMs).
   function Subscription(channel, o) {
     var self = this, name;
     this.channel = channel;

@@ -139,6 +139,10 @@ test('two tabs share one set of four connections and both get a publish from eit
     await page.waitForFunction(() => [...document.querySelectorAll('.job')].every((j) => j.getAttribute('data-state') === 'done'), null, { timeout: 10_000 });
     assert.deepEqual((await shown(page)).poll, ['second again', 'from the first tab', 'from the second tab']);
   }
+  await second.click('.pane[data-transport=stream] .cut');
+  for (const page of [first, second]) {
+    await page.waitForFunction(() => document.querySelector('.pane[data-transport=stream] .stat-reconnects').textContent === '1', null, { polling: 50 });
+  }
   assert.equal(held.second, 0, 'the second tab opened no connection of its own');
   const info = await (await fetch(`${gateway.url}/channels/demo`)).json();
   assert.ok(info.subscribers <= 4, `the gateway holds ${info.subscribers} subscribers for two tabs`);
