@@ -55,6 +55,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The gateway binary in a process of its own (so it can be signalled or killed), with
+/// `args` after `--bind 127.0.0.1:0`; returns it and its address.
+pub fn spawn_process(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cometgate"))
+        .args(["--bind", "127.0.0.1:0", "--workers", "1"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cannot start the cometgate binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("cometgate listening on ").expect("unexpected first line").to_owned();
+    (child, address)
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();

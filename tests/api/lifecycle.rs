@@ -148,16 +148,7 @@ async fn every_transport_subscribes_from_the_same_backlog() {
 
 #[tokio::test]
 async fn sigterm_ends_held_streams_with_their_reconnect_frame_and_exits_promptly() {
-    use std::io::{BufRead, BufReader};
-    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_cometgate"))
-        .args(["--bind", "127.0.0.1:0", "--workers", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("cannot start the cometgate binary");
-    let mut line = String::new();
-    BufReader::new(process.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let address = line.trim().strip_prefix("cometgate listening on ").unwrap().to_owned();
+    let (mut process, address) = crate::helpers::spawn_process(&[]);
     let app = crate::helpers::TestApp::at(address, None);
     let id = app.publish("news", None, "before").await;
     let (mut subscriber, _) = Subscriber::connect(&app, Transport::Stream, "news", &id).await;

@@ -1,13 +1,11 @@
 //! Several nodes on one Redis: shared channels, a node that dies, a Redis that restarts.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cometgate::{Application, Settings};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with, within};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, spawn_process, within};
 use crate::subscriber::{ALL, Frame, STREAMING, Subscriber, poll};
 
 #[tokio::test]
@@ -41,25 +39,11 @@ async fn a_subscriber_that_moves_to_another_node_with_its_cursor_gets_exactly_th
     }
 }
 
-/// A gateway in a process of its own, so that it can be killed outright.
-fn spawn_process(redis_url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cometgate"))
-        .args(["--bind", "127.0.0.1:0", "--redis-url", redis_url, "--workers", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cannot start the cometgate binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let address = line.trim().strip_prefix("cometgate listening on ").expect("unexpected first line").to_owned();
-    (child, address)
-}
-
 #[tokio::test]
 async fn killing_a_node_mid_stream_loses_nothing_for_its_subscribers() {
     let b = spawn_app().await;
     let url = b.redis.as_ref().unwrap().lock().unwrap().url();
-    let (mut process, address) = spawn_process(&url);
+    let (mut process, address) = spawn_process(&["--redis-url", &url]);
     let a = TestApp::at(address, b.redis.clone());
     let mut subscribers = Vec::new();
     for transport in STREAMING {
