@@ -7,6 +7,7 @@
 //!   iframe), each with its routes and a pure encoder; the held-connection loop is shared.
 //! - [`publish`]: the publisher's API and who may use it.
 //! - [`demo`]: the transport-comparison page, the static client, the simulated job.
+//! - [`observe`]: Prometheus metrics, liveness and readiness.
 //! - [`settings`]: every address, timeout, size and limit, from flags or the environment.
 //! - [`error`]: the HTTP errors, one status and a JSON body each.
 //! - [`startup`]: [`Application`], which binds, wires and serves.
@@ -14,6 +15,7 @@
 pub mod bus;
 pub mod demo;
 pub mod error;
+pub mod observe;
 pub mod publish;
 pub mod settings;
 pub mod startup;

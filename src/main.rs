@@ -1,15 +1,20 @@
 //! The `cometgate` binary: reads the settings, starts the gateway, stops it on a signal.
 
 use clap::Parser;
+use cometgate::settings::LogFormat;
 use cometgate::{Application, Settings, shutdown_signal};
+use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let settings = Settings::parse();
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));
+    match settings.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
     if settings.publish_token.is_none() {
         tracing::warn!(
             "no publish token is set: only loopback peers may publish, and behind a reverse proxy on this host every peer looks loopback; set --publish-token there"

@@ -33,7 +33,10 @@ async fn publish(
     check_channel(&channel)?;
     let kind = check_event_type(&query.event)?;
     let data = read_text(&request, body, gateway.settings.max_event_bytes).await?;
+    let started = std::time::Instant::now();
     let published = gateway.bus.publish(&channel, kind, data).await?;
+    gateway.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
+    gateway.metrics.published.inc();
     Ok(HttpResponse::Created().json(published))
 }
 

@@ -82,9 +82,20 @@ pub struct Settings {
     #[arg(long, env = "COMETGATE_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
     pub drain: Duration,
 
+    /// Log lines as human-readable text or as one JSON object per line.
+    #[arg(long, env = "COMETGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Worker threads (default: one per core).
     #[arg(long, env = "COMETGATE_WORKERS")]
     pub workers: Option<usize>,
+}
+
+/// How log lines are written (the level comes from `RUST_LOG`, default `info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Settings {

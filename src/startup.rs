@@ -2,6 +2,7 @@
 //! the bus, the routes and the shutdown token, and [`Application::run_until_stopped`] serves.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -10,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
 use crate::error::{ApiError, bad_request};
+use crate::observe::Metrics;
 use crate::settings::Settings;
-use crate::{demo, publish, transport};
+use crate::{demo, observe, publish, transport};
 
 /// What every handler shares: one bus (built once, outside the worker factory, so all
 /// workers see the same channels), the settings, and the shutdown token held streams watch.
@@ -19,6 +21,7 @@ pub struct Gateway {
     pub bus: Bus,
     pub settings: Settings,
     pub shutdown: CancellationToken,
+    pub metrics: Arc<Metrics>,
 }
 
 /// A gateway bound to its address and ready to serve.
@@ -39,7 +42,8 @@ impl Application {
             None => Bus::in_memory(settings.limits()),
         };
         tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));
-        let gateway = web::Data::new(Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone() });
+        let metrics = Arc::new(Metrics::default());
+        let gateway = web::Data::new(Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone(), metrics });
         let mut server = HttpServer::new(move || App::new().app_data(gateway.clone()).configure(routes))
             .disable_signals()
             // A browser never half-closes while it waits for events: a closed read side
@@ -81,6 +85,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     publish::configure(cfg);
     transport::configure(cfg);
     demo::configure(cfg);
+    observe::configure(cfg);
     cfg.default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }));
 }
 

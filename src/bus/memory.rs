@@ -69,8 +69,10 @@ impl Memory {
         before - channels.len()
     }
 
-    pub fn channel_count(&self) -> usize {
-        self.channels().len()
+    /// Channels held and events in all their backlogs.
+    pub fn totals(&self) -> (usize, usize) {
+        let channels = self.channels();
+        (channels.len(), channels.values().map(|stored| stored.backlog.len()).sum())
     }
 
     fn channels(&self) -> MutexGuard<'_, HashMap<String, Stored>> {

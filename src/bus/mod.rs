@@ -184,9 +184,23 @@ impl Bus {
 
     /// How many channels this process holds (in memory) or follows (with Redis).
     pub fn channel_count(&self) -> usize {
+        self.totals().0
+    }
+
+    /// Channels this process holds and events in their backlogs (with Redis: the channels
+    /// this node follows, and no events, since the backlogs live in Redis).
+    pub fn totals(&self) -> (usize, usize) {
         match &self.inner.store {
-            Store::Memory(memory) => memory.channel_count(),
-            Store::Redis(_) => self.inner.hub.positions().len(),
+            Store::Memory(memory) => memory.totals(),
+            Store::Redis(_) => (self.inner.hub.positions().len(), 0),
+        }
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> Result<(), BusError> {
+        match &self.inner.store {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(redis) => redis.ping().await,
         }
     }
 

@@ -71,6 +71,10 @@ impl Subscription {
         self.bus.id(self.position)
     }
 
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
     /// Whether an item is ready without waiting (the replay is not yet drained).
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()

@@ -3,6 +3,7 @@
 //! transport's reconnect frame.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -11,10 +12,12 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Id, Item, Subscription};
-use crate::settings::Settings;
+use crate::observe::{Metrics, Transport};
+use crate::startup::Gateway;
 
 /// How one transport frames what the loop sends. Every method is a pure encoder.
 pub trait Framing: 'static {
+    const TRANSPORT: Transport;
     /// The first bytes of the response (padding, the starting cursor).
     fn open(&self, cursor: Id) -> Bytes;
     fn item(&self, item: &Item) -> Bytes;
@@ -33,18 +36,35 @@ enum End {
     MaxAge,
     MaxBytes,
     BusClosed,
+    ClientGone,
 }
 
-struct Held<F> {
+impl End {
+    fn name(self) -> &'static str {
+        match self {
+            End::Shutdown => "shutdown",
+            End::MaxAge => "max_age",
+            End::MaxBytes => "max_bytes",
+            End::BusClosed => "bus_closed",
+            End::ClientGone => "client_gone",
+        }
+    }
+}
+
+struct Held<F: Framing> {
     subscription: Subscription,
     framing: F,
     shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+    _counted: crate::observe::Held,
     heartbeat: Duration,
+    started: Instant,
     deadline: Instant,
     max_bytes: usize,
     sent: usize,
+    events: u64,
     opened: bool,
-    ended: bool,
+    ended: Option<End>,
 }
 
 /// The body of a held response: the open frame, then items, heartbeats when idle, and a
@@ -52,23 +72,30 @@ struct Held<F> {
 pub fn hold<F: Framing>(
     subscription: Subscription,
     framing: F,
-    settings: &Settings,
-    shutdown: CancellationToken,
+    gateway: &Gateway,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    let settings = &gateway.settings;
+    let started = Instant::now();
     let held = Held {
         subscription,
         framing,
-        shutdown,
+        shutdown: gateway.shutdown.clone(),
+        metrics: gateway.metrics.clone(),
+        _counted: gateway.metrics.hold(F::TRANSPORT),
         heartbeat: settings.heartbeat,
-        deadline: Instant::now() + settings.stream_max_age,
+        started,
+        deadline: started + settings.stream_max_age,
         max_bytes: settings.stream_max_bytes,
         sent: 0,
+        events: 0,
         opened: false,
-        ended: false,
+        ended: None,
     };
     futures_util::stream::unfold(held, |mut held| async move {
+        let events_before = held.events;
         let frame = held.next_frame().await?;
         held.sent += frame.len();
+        held.metrics.delivered(F::TRANSPORT, held.events - events_before, frame.len());
         Some((Ok(frame), held))
     })
 }
@@ -79,7 +106,7 @@ impl<F: Framing> Held<F> {
             self.opened = true;
             return Some(self.framing.open(self.subscription.cursor()));
         }
-        if self.ended {
+        if self.ended.is_some() {
             return None;
         }
         if self.sent >= self.max_bytes {
@@ -100,7 +127,7 @@ impl<F: Framing> Held<F> {
 
     /// The item, with any others already waiting, in one write, up to the byte cap.
     fn batch(&mut self, first: &Item) -> Bytes {
-        let first = self.framing.item(first);
+        let first = self.frame(first);
         let (sent, max_bytes) = (self.sent, self.max_bytes);
         let room = |len: usize| sent + len < max_bytes && len < MAX_BATCH;
         if !room(first.len()) {
@@ -108,17 +135,42 @@ impl<F: Framing> Held<F> {
         }
         let Some(second) = self.subscription.try_next() else { return first };
         let mut batch = BytesMut::from(&first[..]);
-        batch.extend_from_slice(&self.framing.item(&second));
+        batch.extend_from_slice(&self.frame(&second));
         while room(batch.len()) {
             let Some(item) = self.subscription.try_next() else { break };
-            batch.extend_from_slice(&self.framing.item(&item));
+            batch.extend_from_slice(&self.frame(&item));
         }
         batch.freeze()
     }
 
+    fn frame(&mut self, item: &Item) -> Bytes {
+        match item {
+            Item::Event(_) => self.events += 1,
+            Item::Gap { .. } => drop(self.metrics.gaps.inc()),
+        }
+        self.framing.item(item)
+    }
+
     fn end(&mut self, reason: End) -> Option<Bytes> {
-        self.ended = true;
-        tracing::debug!(?reason, sent = self.sent, "held connection ended");
+        self.ended = Some(reason);
         Some(self.framing.close(self.subscription.cursor())).filter(|frame| !frame.is_empty())
+    }
+}
+
+/// One log line per held connection, whatever ended it; a client that left ends it by
+/// dropping the body before the loop ended it.
+impl<F: Framing> Drop for Held<F> {
+    fn drop(&mut self) {
+        let reason = self.ended.unwrap_or(End::ClientGone).name();
+        let lasted_ms = self.started.elapsed().as_millis() as u64;
+        tracing::info!(
+            transport = F::TRANSPORT.name(),
+            channel = self.subscription.channel(),
+            reason,
+            lasted_ms,
+            bytes = self.sent,
+            events = self.events,
+            "held connection ended"
+        );
     }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{Framing, SubscribeQuery, held_response, hold, json, subscribe};
 use crate::bus::{Cursor, Id, Item};
 use crate::error::ApiError;
+use crate::observe::Transport;
 use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,7 +24,7 @@ async fn connect(
     let callback = check_callback(query.callback.as_deref().unwrap_or(DEFAULT_CALLBACK))?;
     let subscription = subscribe(&gateway, &channel, cursor).await?;
     let framing = Scripts { callback: callback.to_owned() };
-    let body = hold(subscription, framing, &gateway.settings, gateway.shutdown.clone());
+    let body = hold(subscription, framing, &gateway);
     Ok(held_response("text/html; charset=utf-8").streaming(body))
 }
 
@@ -65,6 +66,8 @@ impl Scripts {
 }
 
 impl Framing for Scripts {
+    const TRANSPORT: Transport = Transport::Iframe;
+
     fn open(&self, _cursor: Id) -> Bytes {
         let head = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>cometgate</title></head><body>\n";
         let mut frame = BytesMut::with_capacity(head.len() + PADDING + 8);

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use super::{SubscribeQuery, json, subscribe};
 use crate::bus::{Cursor, Id, Item, Subscription};
 use crate::error::ApiError;
+use crate::observe::Transport;
 use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,6 +26,7 @@ async fn poll(
     let cursor = Cursor::parse(&query.cursor)?;
     let timeout = poll_timeout(query.timeout.as_deref(), gateway.settings.poll_timeout)?;
     let mut subscription = subscribe(&gateway, &channel, cursor).await?;
+    let _counted = gateway.metrics.hold(Transport::Poll);
     let mut answer = Answer::default();
     if let Some(item) = subscription.try_next() {
         answer.push(item);
@@ -36,11 +38,18 @@ async fn poll(
         }
     }
     answer.fill(&mut subscription, gateway.settings.poll_batch as usize);
+    let body = answer.encode(subscription.cursor());
+    let metrics = &gateway.metrics;
+    metrics.polls.inc();
+    metrics.delivered(Transport::Poll, answer.events.len() as u64, body.len());
+    if answer.gap.is_some() {
+        metrics.gaps.inc();
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .body(answer.encode(subscription.cursor())))
+        .body(body))
 }
 
 /// The `timeout` parameter in whole seconds, at most the configured poll timeout.

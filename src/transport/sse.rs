@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::{Framing, SubscribeQuery, held_response, hold, subscribe};
 use crate::bus::{Cursor, DEFAULT_EVENT_TYPE, Event, Format, Id, Item};
 use crate::error::ApiError;
+use crate::observe::Transport;
 use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,7 +27,7 @@ async fn connect(
     };
     let subscription = subscribe(&gateway, &channel, cursor).await?;
     let framing = Sse { retry: gateway.settings.sse_retry };
-    let body = hold(subscription, framing, &gateway.settings, gateway.shutdown.clone());
+    let body = hold(subscription, framing, &gateway);
     Ok(held_response("text/event-stream; charset=utf-8").streaming(body))
 }
 
@@ -37,6 +38,8 @@ struct Sse {
 }
 
 impl Framing for Sse {
+    const TRANSPORT: Transport = Transport::Sse;
+
     /// `retry`, and an `id` field with no data: it sets the browser's last event id to the
     /// starting cursor without dispatching an event, so a reconnect before the first event
     /// still resumes from there.

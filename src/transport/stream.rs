@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use super::{Framing, SubscribeQuery, held_response, hold, json, subscribe};
 use crate::bus::{Cursor, Event, Format, Id, Item};
 use crate::error::ApiError;
+use crate::observe::Transport;
 use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -19,7 +20,7 @@ async fn connect(
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
     let subscription = subscribe(&gateway, &channel, Cursor::parse(&query.cursor)?).await?;
-    let body = hold(subscription, JsonLines, &gateway.settings, gateway.shutdown.clone());
+    let body = hold(subscription, JsonLines, &gateway);
     Ok(held_response("text/plain; charset=utf-8").streaming(body))
 }
 
@@ -30,6 +31,8 @@ const PADDING: usize = 2048;
 struct JsonLines;
 
 impl Framing for JsonLines {
+    const TRANSPORT: Transport = Transport::Stream;
+
     fn open(&self, cursor: Id) -> Bytes {
         let mut frame = BytesMut::with_capacity(PADDING + 64);
         frame.resize(PADDING - 1, b' ');

@@ -7,6 +7,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Memory;
 #[allow(dead_code)]
 mod helpers;
 mod lifecycle;
+mod observe;
 mod payloads;
 mod poll;
 mod publish;

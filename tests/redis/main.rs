@@ -8,6 +8,8 @@ mod helpers;
 #[path = "../api/lifecycle.rs"]
 mod lifecycle;
 mod nodes;
+#[path = "../api/observe.rs"]
+mod observe;
 #[path = "../api/payloads.rs"]
 mod payloads;
 #[path = "../api/poll.rs"]

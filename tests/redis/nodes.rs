@@ -142,6 +142,9 @@ async fn with_redis_down_publishes_and_new_subscribers_get_503_promptly() {
     for route in ["sse", "poll", "stream", "iframe"] {
         assert_eq!(app.get(&format!("/{route}/news")).await.status(), 503, "{route}");
     }
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "unready");
     assert!(started.elapsed() < Duration::from_secs(5), "refusals took {:?}", started.elapsed());
 }
 

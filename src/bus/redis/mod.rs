@@ -140,6 +140,10 @@ impl RedisStore {
         Ok((last, length))
     }
 
+    pub async fn ping(&self) -> Result<(), BusError> {
+        redis::cmd("PING").query_async(&mut self.connection.clone()).await.map_err(unavailable)
+    }
+
     /// Entries after `seq` on the channel: how the relay catches up after a reconnect.
     async fn after(&self, channel: &str, seq: u64) -> Result<Vec<Arc<Event>>, BusError> {
         let entries: Vec<Value> = redis::cmd("XRANGE")
