@@ -36,7 +36,7 @@ const PADDING: usize = 1024;
 
 /// A callback is a dotted path of JavaScript identifiers (`comet`, `app.sub1`) and nothing
 /// else, since it is written into the page as code.
-fn check_callback(callback: &str) -> Result<&str, ApiError> {
+pub fn check_callback(callback: &str) -> Result<&str, ApiError> {
     let identifier = |part: &str| {
         let mut chars = part.chars();
         let first = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$');
