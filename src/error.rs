@@ -25,10 +25,14 @@ pub enum ApiError {
     /// `413`: a publish body over the configured maximum.
     #[error("event data is larger than the maximum of {0} bytes")]
     TooLarge(usize),
-    /// `401`: publishing needs a token and none was sent.
-    #[error("publishing needs an Authorization: Bearer token")]
-    MissingToken,
-    /// `403`: a wrong token, or no token configured and a peer that is not loopback.
+    /// `401`: a token is needed and none was sent.
+    #[error("{0}")]
+    MissingToken(&'static str),
+    /// `401`: a subscriber token that is malformed, badly signed or expired.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// `403`: a wrong publish token, a subscriber token for another channel, an origin
+    /// not allowed, or no publish token configured and a peer that is not loopback.
     #[error("{0}")]
     Forbidden(&'static str),
     /// `404`: no such route.
@@ -51,7 +55,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotUtf8 => "not_utf8",
             ApiError::TooLarge(_) => "too_large",
-            ApiError::MissingToken => "missing_token",
+            ApiError::MissingToken(_) => "missing_token",
+            ApiError::InvalidToken(_) => "invalid_token",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::Internal(_) => "internal",
@@ -68,7 +73,7 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MissingToken => StatusCode::UNAUTHORIZED,
+            ApiError::MissingToken(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -85,7 +90,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             ApiError::Bus(_) => response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5"))),
-            ApiError::MissingToken => {
+            ApiError::MissingToken(_) | ApiError::InvalidToken(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
             }
             _ => &mut response,

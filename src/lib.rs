@@ -6,13 +6,17 @@
 //! - [`transport`]: one module per transport (SSE, long-poll, streaming XHR, hidden
 //!   iframe), each with its routes and a pure encoder; the held-connection loop is shared.
 //! - [`publish`]: the publisher's API and who may use it.
+//! - [`auth`]: subscriber tokens (who may read a channel).
+//! - [`cors`]: which other origins may call the gateway from a browser.
 //! - [`demo`]: the transport-comparison page, the static client, the simulated job.
 //! - [`observe`]: Prometheus metrics, liveness and readiness.
 //! - [`settings`]: every address, timeout, size and limit, from flags or the environment.
 //! - [`error`]: the HTTP errors, one status and a JSON body each.
 //! - [`startup`]: [`Application`], which binds, wires and serves.
 
+pub mod auth;
 pub mod bus;
+pub mod cors;
 pub mod demo;
 pub mod error;
 pub mod observe;

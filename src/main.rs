@@ -1,13 +1,20 @@
 //! The `cometgate` binary: reads the settings, starts the gateway, stops it on a signal.
 
+use anyhow::Context;
 use clap::Parser;
-use cometgate::settings::LogFormat;
+use cometgate::auth::Tokens;
+use cometgate::settings::{Command, LogFormat};
 use cometgate::{Application, Settings, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
+    if let Some(Command::Token { channel, ttl }) = &settings.command {
+        let secret = settings.subscribe_secret.as_deref().context("`token` needs --subscribe-secret")?;
+        println!("{}", Tokens::new(secret).mint(channel, *ttl)?);
+        return Ok(());
+    }
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));

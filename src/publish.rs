@@ -8,6 +8,7 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use crate::auth::bearer;
 use crate::bus::{check_channel, check_event_type};
 use crate::error::ApiError;
 use crate::startup::Gateway;
@@ -54,12 +55,7 @@ pub fn authorize(request: &HttpRequest, token: Option<&str>) -> Result<(), ApiEr
             .then_some(())
             .ok_or(ApiError::Forbidden("no publish token is configured, so only loopback peers may publish"));
     };
-    let sent = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(ApiError::MissingToken)?;
+    let sent = bearer(request).ok_or(ApiError::MissingToken("publishing needs an Authorization: Bearer token"))?;
     constant_time_eq(sent.as_bytes(), expected.as_bytes())
         .then_some(())
         .ok_or(ApiError::Forbidden("wrong publish token"))

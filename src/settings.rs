@@ -12,6 +12,9 @@ use crate::bus::Limits;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "cometgate", version, about, long_about = None)]
 pub struct Settings {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "COMETGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -25,6 +28,16 @@ pub struct Settings {
     /// Without it the bus lives in this process's memory.
     #[arg(long, env = "COMETGATE_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// Secret that signs subscriber tokens (JWT, HS256). With it, every subscriber must
+    /// present a token for its channel; without it, channels are public.
+    #[arg(long, env = "COMETGATE_SUBSCRIBE_SECRET", hide_env_values = true)]
+    pub subscribe_secret: Option<String>,
+
+    /// Origins allowed to call the gateway from a browser (repeatable, or comma-separated in
+    /// the environment); `*` allows any. Without it, only the gateway's own origin.
+    #[arg(long = "allow-origin", env = "COMETGATE_ALLOW_ORIGIN", value_delimiter = ',')]
+    pub allow_origins: Vec<String>,
 
     /// Events kept per channel for subscribers that resume.
     #[arg(long, env = "COMETGATE_BACKLOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -89,6 +102,20 @@ pub struct Settings {
     /// Worker threads (default: one per core).
     #[arg(long, env = "COMETGATE_WORKERS")]
     pub workers: Option<usize>,
+}
+
+/// What the binary does instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Prints a subscriber token signed with --subscribe-secret.
+    Token {
+        /// The channel it grants, or a prefix ending in `*` (`jobs.*`).
+        #[arg(long)]
+        channel: String,
+        /// How long it stays valid.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
 }
 
 /// How log lines are written (the level comes from `RUST_LOG`, default `info`).

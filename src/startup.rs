@@ -5,11 +5,14 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Tokens;
 use crate::bus::Bus;
+use crate::cors::cors;
 use crate::error::{ApiError, bad_request};
 use crate::observe::Metrics;
 use crate::settings::Settings;
@@ -22,6 +25,8 @@ pub struct Gateway {
     pub settings: Settings,
     pub shutdown: CancellationToken,
     pub metrics: Arc<Metrics>,
+    /// Set when subscribers need tokens.
+    pub tokens: Option<Tokens>,
 }
 
 /// A gateway bound to its address and ready to serve.
@@ -43,8 +48,11 @@ impl Application {
         };
         tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));
         let metrics = Arc::new(Metrics::default());
-        let gateway = web::Data::new(Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone(), metrics });
-        let mut server = HttpServer::new(move || App::new().app_data(gateway.clone()).configure(routes))
+        let tokens = settings.subscribe_secret.as_deref().map(Tokens::new);
+        let gateway = Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone(), metrics, tokens };
+        let gateway = web::Data::new(gateway);
+        let app = move || App::new().app_data(gateway.clone()).wrap(from_fn(cors)).configure(routes);
+        let mut server = HttpServer::new(app)
             .disable_signals()
             // A browser never half-closes while it waits for events: a closed read side
             // means the subscriber left, and it is released at once, not at the next write.

@@ -11,6 +11,7 @@ use futures_util::Stream;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use super::Admitted;
 use crate::bus::{Id, Item, Subscription};
 use crate::observe::{Metrics, Transport};
 use crate::startup::Gateway;
@@ -36,6 +37,7 @@ enum End {
     MaxAge,
     MaxBytes,
     BusClosed,
+    TokenExpired,
     ClientGone,
 }
 
@@ -46,6 +48,7 @@ impl End {
             End::MaxAge => "max_age",
             End::MaxBytes => "max_bytes",
             End::BusClosed => "bus_closed",
+            End::TokenExpired => "token_expired",
             End::ClientGone => "client_gone",
         }
     }
@@ -60,6 +63,8 @@ struct Held<F: Framing> {
     heartbeat: Duration,
     started: Instant,
     deadline: Instant,
+    /// Why the deadline ends the response: the age cap, or the token's expiry.
+    at_deadline: End,
     max_bytes: usize,
     sent: usize,
     events: u64,
@@ -68,23 +73,30 @@ struct Held<F: Framing> {
 }
 
 /// The body of a held response: the open frame, then items, heartbeats when idle, and a
-/// close frame when the response reaches its age or byte cap or the gateway shuts down.
+/// close frame when the response reaches its age or byte cap, its subscriber's token
+/// expires, or the gateway shuts down.
 pub fn hold<F: Framing>(
-    subscription: Subscription,
+    admitted: Admitted,
     framing: F,
     gateway: &Gateway,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
     let settings = &gateway.settings;
     let started = Instant::now();
+    let max_age = started + settings.stream_max_age;
+    let (deadline, at_deadline) = match admitted.valid_for.map(|left| started + left) {
+        Some(expiry) if expiry < max_age => (expiry, End::TokenExpired),
+        _ => (max_age, End::MaxAge),
+    };
     let held = Held {
-        subscription,
+        subscription: admitted.subscription,
         framing,
         shutdown: gateway.shutdown.clone(),
         metrics: gateway.metrics.clone(),
         _counted: gateway.metrics.hold(F::TRANSPORT),
         heartbeat: settings.heartbeat,
         started,
-        deadline: started + settings.stream_max_age,
+        deadline,
+        at_deadline,
         max_bytes: settings.stream_max_bytes,
         sent: 0,
         events: 0,
@@ -116,7 +128,7 @@ impl<F: Framing> Held<F> {
         tokio::select! {
             biased;
             () = self.shutdown.cancelled() => self.end(End::Shutdown),
-            () = sleep_until(self.deadline) => self.end(End::MaxAge),
+            () = sleep_until(self.deadline) => self.end(self.at_deadline),
             item = self.subscription.next() => match item {
                 Some(item) => Some(self.batch(&item)),
                 None => self.end(End::BusClosed),

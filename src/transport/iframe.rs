@@ -1,7 +1,7 @@
 //! Hidden-iframe streaming: `GET /iframe/{channel}`, a never-ending HTML page of
 //! `<script>` chunks that call into the parent page.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use serde_json::json;
 
@@ -16,15 +16,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn connect(
+    request: HttpRequest,
     channel: web::Path<String>,
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
     let cursor = Cursor::parse(&query.cursor)?;
     let callback = check_callback(query.callback.as_deref().unwrap_or(DEFAULT_CALLBACK))?;
-    let subscription = subscribe(&gateway, &channel, cursor).await?;
+    let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let framing = Scripts { callback: callback.to_owned() };
-    let body = hold(subscription, framing, &gateway);
+    let body = hold(admitted, framing, &gateway);
     Ok(held_response("text/html; charset=utf-8").streaming(body))
 }
 

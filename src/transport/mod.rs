@@ -11,8 +11,10 @@ pub mod poll;
 pub mod sse;
 pub mod stream;
 
+use std::time::Duration;
+
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::Deserialize;
 
 use crate::bus::{Cursor, Subscription, check_channel};
@@ -36,12 +38,30 @@ pub struct SubscribeQuery {
     pub cursor: String,
     pub callback: Option<String>,
     pub timeout: Option<String>,
+    pub token: Option<String>,
 }
 
-/// Subscribes to the channel from the path at the cursor from the query.
-pub async fn subscribe(gateway: &Gateway, channel: &str, cursor: Cursor) -> Result<Subscription, ApiError> {
+/// A subscription, and how long the subscriber's token lets it be held (`None`: public).
+pub struct Admitted {
+    pub subscription: Subscription,
+    pub valid_for: Option<Duration>,
+}
+
+/// Admits the request to the channel from the path (checking its token when the gateway
+/// requires one) and subscribes it at `cursor`.
+pub async fn subscribe(
+    gateway: &Gateway,
+    request: &HttpRequest,
+    channel: &str,
+    query: &SubscribeQuery,
+    cursor: Cursor,
+) -> Result<Admitted, ApiError> {
     check_channel(channel)?;
-    Ok(gateway.bus.subscribe(channel, cursor).await?)
+    let valid_for = match &gateway.tokens {
+        Some(tokens) => Some(tokens.check(request, query.token.as_deref(), channel)?),
+        None => None,
+    };
+    Ok(Admitted { subscription: gateway.bus.subscribe(channel, cursor).await?, valid_for })
 }
 
 /// A response with the headers every held connection needs: never cached, never buffered

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
 use super::{SubscribeQuery, json, subscribe};
@@ -19,13 +19,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn poll(
+    request: HttpRequest,
     channel: web::Path<String>,
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
     let cursor = Cursor::parse(&query.cursor)?;
     let timeout = poll_timeout(query.timeout.as_deref(), gateway.settings.poll_timeout)?;
-    let mut subscription = subscribe(&gateway, &channel, cursor).await?;
+    let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
+    let timeout = admitted.valid_for.map_or(timeout, |left| timeout.min(left));
+    let mut subscription = admitted.subscription;
     let _counted = gateway.metrics.hold(Transport::Poll);
     let mut answer = Answer::default();
     if let Some(item) = subscription.try_next() {

@@ -25,9 +25,9 @@ async fn connect(
         Some(header) => Cursor::from_last_event_id(header.to_str().unwrap_or_default()),
         None => Cursor::parse(&query.cursor)?,
     };
-    let subscription = subscribe(&gateway, &channel, cursor).await?;
+    let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let framing = Sse { retry: gateway.settings.sse_retry };
-    let body = hold(subscription, framing, &gateway);
+    let body = hold(admitted, framing, &gateway);
     Ok(held_response("text/event-stream; charset=utf-8").streaming(body))
 }
 

@@ -1,7 +1,7 @@
 //! Streaming XHR: `GET /stream/{channel}`, one chunked response of JSON lines that the
 //! browser reads as it grows (XHR readyState 3, or a fetch stream).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
 use super::{Framing, SubscribeQuery, held_response, hold, json, subscribe};
@@ -15,12 +15,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn connect(
+    request: HttpRequest,
     channel: web::Path<String>,
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
-    let subscription = subscribe(&gateway, &channel, Cursor::parse(&query.cursor)?).await?;
-    let body = hold(subscription, JsonLines, &gateway);
+    let admitted = subscribe(&gateway, &request, &channel, &query, Cursor::parse(&query.cursor)?).await?;
+    let body = hold(admitted, JsonLines, &gateway);
     Ok(held_response("text/plain; charset=utf-8").streaming(body))
 }
 

@@ -3,6 +3,7 @@
 /// The API tests run on the embedded in-memory bus here, and on Redis in `tests/redis`.
 pub const BACKEND: helpers::Backend = helpers::Backend::Memory;
 
+mod access;
 // Shared with tests/redis, which alone uses the parts for several nodes and Redis faults.
 #[allow(dead_code)]
 mod helpers;

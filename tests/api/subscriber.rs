@@ -43,11 +43,24 @@ pub struct Subscriber {
     cursor: String,
     queued: std::collections::VecDeque<Frame>,
     last_sse_id: Option<String>,
+    /// Query parameters added to every request (such as `&token=...`).
+    extra: String,
 }
 
 impl Subscriber {
     /// Connects at `cursor` and returns with the open frame read (poll: with its position).
     pub async fn connect(app: &TestApp, transport: Transport, channel: &str, cursor: &str) -> (Subscriber, String) {
+        Subscriber::connect_with(app, transport, channel, cursor, "").await
+    }
+
+    /// As [`Subscriber::connect`], with `extra` appended to every request's query.
+    pub async fn connect_with(
+        app: &TestApp,
+        transport: Transport,
+        channel: &str,
+        cursor: &str,
+        extra: &str,
+    ) -> (Subscriber, String) {
         let mut subscriber = Subscriber {
             transport,
             channel: channel.to_owned(),
@@ -55,19 +68,20 @@ impl Subscriber {
             cursor: cursor.to_owned(),
             queued: Default::default(),
             last_sse_id: None,
+            extra: extra.to_owned(),
         };
         if transport == Transport::Poll {
             if cursor.is_empty() {
-                let answer = poll(app, channel, "", Some(0)).await;
+                let answer = poll(app, channel, extra, Some(0)).await;
                 subscriber.cursor = answer["cursor"].as_str().unwrap().to_owned();
             }
             let opened = subscriber.cursor.clone();
             return (subscriber, opened);
         }
         let path = match transport {
-            Transport::Sse => format!("/sse/{channel}?cursor={cursor}"),
-            Transport::Stream => format!("/stream/{channel}?cursor={cursor}"),
-            _ => format!("/iframe/{channel}?cursor={cursor}"),
+            Transport::Sse => format!("/sse/{channel}?cursor={cursor}{extra}"),
+            Transport::Stream => format!("/stream/{channel}?cursor={cursor}{extra}"),
+            _ => format!("/iframe/{channel}?cursor={cursor}{extra}"),
         };
         let body = app.open(&path).await;
         assert_eq!(body.status, 200, "{transport:?} refused {path}");
@@ -127,7 +141,8 @@ impl Subscriber {
 
     async fn next_polled(&mut self, app: &TestApp) -> Frame {
         while self.queued.is_empty() {
-            let answer = poll(app, &self.channel, &self.cursor, None).await;
+            let cursor = format!("{}{}", self.cursor, self.extra);
+            let answer = poll(app, &self.channel, &cursor, None).await;
             if answer["gap"] == true {
                 self.queued.push_back(Frame::Gap(answer["oldest"].as_str().map(str::to_owned)));
             }

@@ -3,6 +3,8 @@
 
 pub const BACKEND: helpers::Backend = helpers::Backend::Redis;
 
+#[path = "../api/access.rs"]
+mod access;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/lifecycle.rs"]

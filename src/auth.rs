@@ -1,0 +1,126 @@
+//! Who may subscribe: with a subscribe secret set, a subscriber presents a signed token
+//! (a JWT, HS256) naming the channel, or a channel prefix, and an expiry. Any JWT library
+//! can mint one; `cometgate token --channel news --ttl 1h` does too.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// What a token grants: `channel` is a channel name, or a prefix ending in `*`
+/// (`jobs.*` grants `jobs.42`); `exp` is its expiry in Unix seconds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub channel: String,
+    pub exp: u64,
+}
+
+/// Mints and checks tokens with one shared secret.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Tokens {
+    pub fn new(secret: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is honoured to the second: no minute of grace.
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp"]);
+        let secret = secret.as_bytes();
+        Tokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+    }
+
+    /// A token for `channel` (or a `prefix*`) valid for `ttl`.
+    pub fn mint(&self, channel: &str, ttl: Duration) -> anyhow::Result<String> {
+        let claims = Claims { channel: channel.to_owned(), exp: unix_now() + ttl.as_secs() };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    }
+
+    /// Checks the request's token (`?token=` or `Authorization: Bearer`) for `channel`,
+    /// returning how long it stays valid.
+    pub fn check(&self, request: &HttpRequest, query_token: Option<&str>, channel: &str) -> Result<Duration, ApiError> {
+        let token = query_token
+            .filter(|t| !t.is_empty())
+            .or_else(|| bearer(request))
+            .ok_or(ApiError::MissingToken("subscribing needs a token: ?token=... or Authorization: Bearer ..."))?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|err| ApiError::InvalidToken(err.to_string()))?
+            .claims;
+        if !grants(&claims.channel, channel) {
+            return Err(ApiError::Forbidden("the token does not grant this channel"));
+        }
+        Ok(Duration::from_secs(claims.exp.saturating_sub(unix_now())))
+    }
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer(request: &HttpRequest) -> Option<&str> {
+    request.headers().get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+}
+
+fn grants(pattern: &str, channel: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => channel.starts_with(prefix),
+        None => pattern == channel,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn prefixes_end_in_a_star() {
+        assert!(grants("news", "news"));
+        assert!(!grants("news", "news2"));
+        assert!(grants("jobs.*", "jobs.42"));
+        assert!(!grants("jobs.*", "jobsX"));
+        assert!(grants("*", "anything"));
+    }
+
+    #[test]
+    fn a_minted_token_grants_its_channel_only() {
+        let tokens = Tokens::new("secret");
+        let token = tokens.mint("news", Duration::from_secs(60)).unwrap();
+        let request = TestRequest::default().to_http_request();
+        let left = tokens.check(&request, Some(&token), "news").unwrap();
+        assert!(left <= Duration::from_secs(60) && left >= Duration::from_secs(58));
+        assert!(matches!(tokens.check(&request, Some(&token), "other"), Err(ApiError::Forbidden(_))));
+    }
+
+    #[test]
+    fn tokens_signed_with_another_secret_or_expired_are_invalid() {
+        let request = TestRequest::default().to_http_request();
+        let foreign = Tokens::new("other").mint("news", Duration::from_secs(60)).unwrap();
+        assert!(matches!(
+            Tokens::new("secret").check(&request, Some(&foreign), "news"),
+            Err(ApiError::InvalidToken(_))
+        ));
+        let tokens = Tokens::new("secret");
+        let claims = Claims { channel: "news".into(), exp: unix_now() - 1 };
+        let expired = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
+        assert!(matches!(tokens.check(&request, Some(&expired), "news"), Err(ApiError::InvalidToken(_))));
+    }
+
+    #[test]
+    fn the_header_is_read_when_the_query_has_no_token() {
+        let tokens = Tokens::new("secret");
+        let token = tokens.mint("news", Duration::from_secs(60)).unwrap();
+        let request =
+            TestRequest::default().insert_header(("Authorization", format!("Bearer {token}"))).to_http_request();
+        assert!(tokens.check(&request, None, "news").is_ok());
+        let bare = TestRequest::default().to_http_request();
+        assert!(matches!(tokens.check(&bare, None, "news"), Err(ApiError::MissingToken(_))));
+    }
+}
