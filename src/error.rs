@@ -35,6 +35,12 @@ pub enum ApiError {
     /// not allowed, or no publish token configured and a peer that is not loopback.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// `429` with `Retry-After` (seconds): the peer holds or sends too much.
+    #[error("{0}")]
+    TooMany(&'static str, u64),
+    /// `431`: a request line and headers over the configured size.
+    #[error("the request line and headers are larger than {0} bytes")]
+    HeadTooLarge(usize),
     /// `404`: no such route.
     #[error("no such resource")]
     NotFound,
@@ -58,10 +64,13 @@ impl ApiError {
             ApiError::MissingToken(_) => "missing_token",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::TooMany(..) => "too_many_requests",
+            ApiError::HeadTooLarge(_) => "head_too_large",
             ApiError::NotFound => "not_found",
             ApiError::Internal(_) => "internal",
             ApiError::Bus(BusError::Full) => "too_many_subscribers",
             ApiError::Bus(BusError::Unavailable(_)) => "store_unavailable",
+            ApiError::Bus(BusError::TooManyChannels) => "too_many_channels",
         }
     }
 }
@@ -75,6 +84,8 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingToken(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +101,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             ApiError::Bus(_) => response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5"))),
+            ApiError::TooMany(_, seconds) => response.insert_header((header::RETRY_AFTER, HeaderValue::from(*seconds))),
             ApiError::MissingToken(_) | ApiError::InvalidToken(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
             }
@@ -102,7 +114,7 @@ impl ResponseError for ApiError {
 /// The store's own error text stays in the log; the client learns only that it is down.
 fn bus_message(err: &BusError) -> String {
     match err {
-        BusError::Full => err.to_string(),
+        BusError::Full | BusError::TooManyChannels => err.to_string(),
         BusError::Unavailable(_) => "the event store is unavailable; retry shortly".into(),
     }
 }

@@ -9,6 +9,7 @@
 //! - [`auth`]: subscriber tokens (who may read a channel).
 //! - [`cors`]: which other origins may call the gateway from a browser.
 //! - [`demo`]: the transport-comparison page, the static client, the simulated job.
+//! - [`limits`]: what one client may take (connections, publish rate, head size).
 //! - [`observe`]: Prometheus metrics, liveness and readiness.
 //! - [`settings`]: every address, timeout, size and limit, from flags or the environment.
 //! - [`error`]: the HTTP errors, one status and a JSON body each.
@@ -19,6 +20,7 @@ pub mod bus;
 pub mod cors;
 pub mod demo;
 pub mod error;
+pub mod limits;
 pub mod observe;
 pub mod publish;
 pub mod settings;

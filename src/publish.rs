@@ -31,6 +31,7 @@ async fn publish(
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&request, gateway.settings.publish_token.as_deref())?;
+    gateway.limits.publish(&request)?;
     check_channel(&channel)?;
     let kind = check_event_type(&query.event)?;
     let data = read_text(&request, body, gateway.settings.max_event_bytes).await?;

@@ -24,6 +24,32 @@ pub struct Settings {
     #[arg(long, env = "COMETGATE_PUBLISH_TOKEN", hide_env_values = true)]
     pub publish_token: Option<String>,
 
+    /// Most held connections (long-polls included) one IP address may have at once.
+    #[arg(long, env = "COMETGATE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
+    /// Most publishes per second one IP address may send (0: no limit).
+    #[arg(long, env = "COMETGATE_PUBLISH_RATE", default_value_t = 1000)]
+    pub publish_rate: u32,
+
+    /// Apply the per-IP limits to loopback peers too (off: loopback is the application's
+    /// backend or a reverse proxy on this host, whose clients all look like loopback).
+    #[arg(long, env = "COMETGATE_LIMIT_LOOPBACK")]
+    pub limit_loopback: bool,
+
+    /// Largest request line plus headers, in bytes; past it requests get `431`.
+    #[arg(long, env = "COMETGATE_MAX_REQUEST_HEAD", default_value_t = 16 * 1024)]
+    pub max_request_head: usize,
+
+    /// Longest a client may take to send its request line and headers.
+    #[arg(long, env = "COMETGATE_REQUEST_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Bytes a subscriber may fall behind the live stream before it is cut (it resumes
+    /// from its cursor, losing nothing).
+    #[arg(long, env = "COMETGATE_MAX_UNSENT_BYTES", default_value_t = 1 << 20)]
+    pub max_unsent_bytes: usize,
+
     /// Redis to share channels, ids and backlogs with other nodes (`redis://host:port/db`).
     /// Without it the bus lives in this process's memory.
     #[arg(long, env = "COMETGATE_REDIS_URL")]
@@ -78,6 +104,10 @@ pub struct Settings {
     /// Reconnection delay an EventSource is told to use (the SSE `retry:` field).
     #[arg(long, env = "COMETGATE_SSE_RETRY", default_value = "2s", value_parser = humantime::parse_duration)]
     pub sse_retry: Duration,
+
+    /// Most channels held in memory; a publish or subscribe that would create one more gets `503`.
+    #[arg(long, env = "COMETGATE_MAX_CHANNELS", default_value_t = 100_000)]
+    pub max_channels: usize,
 
     /// Live events buffered per channel for slow readers; past it they refill from the backlog.
     #[arg(long, env = "COMETGATE_FANOUT_BUFFER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
@@ -141,6 +171,7 @@ impl Settings {
             fanout_buffer: self.fanout_buffer as usize,
             channel_idle: self.channel_idle,
             max_subscribers: self.max_subscribers,
+            max_channels: self.max_channels,
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::auth::Tokens;
 use crate::bus::Bus;
 use crate::cors::cors;
 use crate::error::{ApiError, bad_request};
+use crate::limits::{self, Limits, check_head};
 use crate::observe::Metrics;
 use crate::settings::Settings;
 use crate::{demo, observe, publish, transport};
@@ -27,6 +28,7 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// Set when subscribers need tokens.
     pub tokens: Option<Tokens>,
+    pub limits: Limits,
 }
 
 /// A gateway bound to its address and ready to serve.
@@ -49,14 +51,19 @@ impl Application {
         tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));
         let metrics = Arc::new(Metrics::default());
         let tokens = settings.subscribe_secret.as_deref().map(Tokens::new);
-        let gateway = Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone(), metrics, tokens };
+        let limits = Limits::new(&settings);
+        let gateway = Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone(), metrics, tokens, limits };
         let gateway = web::Data::new(gateway);
-        let app = move || App::new().app_data(gateway.clone()).wrap(from_fn(cors)).configure(routes);
+        tokio::spawn(sweep_limits(gateway.clone(), shutdown.clone()));
+        let app = move || {
+            App::new().app_data(gateway.clone()).wrap(from_fn(cors)).wrap(from_fn(check_head)).configure(routes)
+        };
         let mut server = HttpServer::new(app)
             .disable_signals()
             // A browser never half-closes while it waits for events: a closed read side
             // means the subscriber left, and it is released at once, not at the next write.
             .h1_allow_half_closed(false)
+            .client_request_timeout(settings.request_timeout)
             .shutdown_timeout(settings.drain.as_secs().max(1));
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
@@ -95,6 +102,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
     demo::configure(cfg);
     observe::configure(cfg);
     cfg.default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }));
+}
+
+async fn sweep_limits(gateway: web::Data<Gateway>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(limits::SWEEP_PERIOD);
+    while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
+        gateway.limits.sweep();
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -9,7 +9,7 @@ use super::backlog::{Backlog, Replay};
 use super::event::Event;
 use super::hub::Hub;
 use super::id::{Cursor, Id};
-use super::{Limits, now_ms};
+use super::{BusError, Limits, now_ms};
 
 /// Backlogs by channel, and the one sequence counter of this epoch.
 pub struct Memory {
@@ -36,18 +36,18 @@ impl Memory {
 
     /// Stores the event and hands it to the hub under one lock, so that live subscribers
     /// receive a channel's events in id order.
-    pub fn append(&self, channel: &str, kind: &str, data: String, hub: &Hub) -> (Id, usize) {
+    pub fn append(&self, channel: &str, kind: &str, data: String, hub: &Hub) -> Result<(Id, usize), BusError> {
         let mut channels = self.channels();
-        let stored = self.stored(&mut channels, channel);
+        let stored = self.stored(&mut channels, channel)?;
         let id = Id { epoch: self.epoch, seq: self.last_seq.fetch_add(1, Ordering::Relaxed) + 1 };
         let event = Arc::new(Event::new(id, channel.to_owned(), kind.to_owned(), data, now_ms()));
         stored.backlog.push(event.clone());
-        (id, hub.deliver(event))
+        Ok((id, hub.deliver(event)))
     }
 
-    pub fn replay(&self, channel: &str, cursor: Cursor) -> Replay {
+    pub fn replay(&self, channel: &str, cursor: Cursor) -> Result<Replay, BusError> {
         let mut channels = self.channels();
-        self.stored(&mut channels, channel).backlog.replay(cursor, self.epoch)
+        Ok(self.stored(&mut channels, channel)?.backlog.replay(cursor, self.epoch))
     }
 
     /// The last id published on the channel and how many events it holds, without creating it.
@@ -79,14 +79,17 @@ impl Memory {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn stored<'a>(&self, channels: &'a mut HashMap<String, Stored>, name: &str) -> &'a mut Stored {
+    fn stored<'a>(&self, channels: &'a mut HashMap<String, Stored>, name: &str) -> Result<&'a mut Stored, BusError> {
         let limits = &self.limits;
+        if channels.len() >= limits.max_channels && !channels.contains_key(name) {
+            return Err(BusError::TooManyChannels);
+        }
         let stored = channels.entry(name.to_owned()).or_insert_with(|| {
             let head = self.last_seq.load(Ordering::Relaxed);
             Stored { backlog: Backlog::new(limits.backlog_size, limits.backlog_max_age, head), touched: Instant::now() }
         });
         stored.backlog.expire(now_ms());
         stored.touched = Instant::now();
-        stored
+        Ok(stored)
     }
 }

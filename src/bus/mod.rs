@@ -41,6 +41,8 @@ pub struct Limits {
     /// How long a channel with no subscribers and an empty backlog is kept before it is dropped.
     pub channel_idle: Duration,
     pub max_subscribers: usize,
+    /// Most channels the in-memory store holds; a new channel past it is refused.
+    pub max_channels: usize,
 }
 
 /// Why the bus refused a request.
@@ -50,6 +52,8 @@ pub enum BusError {
     Full,
     #[error("the event store is unavailable: {0}")]
     Unavailable(String),
+    #[error("the gateway holds its maximum number of channels")]
+    TooManyChannels,
 }
 
 /// The answer to a publish.
@@ -123,7 +127,7 @@ impl Bus {
     /// event is stored; slow subscribers never slow the publisher.
     pub async fn publish(&self, channel: &str, kind: &str, data: String) -> Result<Published, BusError> {
         let (id, subscribers) = match &self.inner.store {
-            Store::Memory(memory) => memory.append(channel, kind, data, &self.inner.hub),
+            Store::Memory(memory) => memory.append(channel, kind, data, &self.inner.hub)?,
             Store::Redis(redis) => (redis.append(channel, kind, &data).await?, self.inner.hub.subscribers(channel)),
         };
         Ok(Published { id, channel: channel.to_owned(), subscribers })
@@ -145,7 +149,7 @@ impl Bus {
     ) -> Result<(Replay, broadcast::Receiver<Arc<Event>>), BusError> {
         let receiver = self.inner.hub.subscribe(channel);
         let replay = match &self.inner.store {
-            Store::Memory(memory) => memory.replay(channel, cursor),
+            Store::Memory(memory) => memory.replay(channel, cursor)?,
             Store::Redis(redis) => redis.replay(channel, cursor).await?,
         };
         Ok((replay, receiver))

@@ -36,6 +36,8 @@ pub struct Subscription {
     position: u64,
     /// The live fan-out dropped events for this subscriber: refill from the store first.
     lagged: bool,
+    /// Bytes of data still queued from the last refill: how far behind live it is.
+    behind: usize,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -54,6 +56,7 @@ impl Subscription {
             receiver,
             position: replay.start,
             lagged: false,
+            behind: 0,
             _permit: permit,
         };
         subscription.queue(replay);
@@ -124,9 +127,16 @@ impl Subscription {
         }
     }
 
+    /// Bytes of event data it must still be sent to catch up with the live stream, after
+    /// it fell so far behind that it had to refill from the store.
+    pub fn behind(&self) -> usize {
+        self.behind
+    }
+
     fn hand(&mut self, item: Item) -> Item {
         if let Item::Event(event) = &item {
             self.position = event.id.seq;
+            self.behind = self.behind.saturating_sub(event.data.len());
         }
         item
     }
@@ -141,6 +151,7 @@ impl Subscription {
         let (replay, receiver) = self.bus.resume(&self.channel, cursor).await.ok()?;
         self.receiver = receiver;
         self.lagged = false;
+        self.behind = replay.events.iter().map(|event| event.data.len()).sum();
         self.queue(replay);
         Some(())
     }

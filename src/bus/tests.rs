@@ -11,6 +11,7 @@ fn bus(backlog_size: usize, fanout_buffer: usize) -> Bus {
         fanout_buffer,
         channel_idle: Duration::ZERO,
         max_subscribers: 8,
+        max_channels: 3,
     })
 }
 
@@ -115,6 +116,17 @@ async fn a_cursor_at_the_last_id_issued_before_a_channel_came_back_resumes_clean
     bus.sweep();
     let mut resumed = bus.subscribe("c", Cursor::After(old)).await.unwrap();
     assert!(resumed.try_next().is_none(), "no id was issued after it, so nothing can have been missed");
+}
+
+#[tokio::test]
+async fn a_new_channel_past_the_maximum_is_refused_and_existing_ones_keep_working() {
+    let bus = bus(10, 4);
+    for channel in ["a", "b", "c"] {
+        bus.publish(channel, "message", "x".into()).await.unwrap();
+    }
+    assert!(matches!(bus.publish("d", "message", "x".into()).await, Err(BusError::TooManyChannels)));
+    assert!(matches!(bus.subscribe("d", Cursor::Live).await, Err(BusError::TooManyChannels)));
+    assert!(bus.publish("a", "message", "y".into()).await.is_ok());
 }
 
 #[tokio::test]

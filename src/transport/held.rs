@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Admitted;
 use crate::bus::{Id, Item, Subscription};
+use crate::limits::Counted;
 use crate::observe::{Metrics, Transport};
 use crate::startup::Gateway;
 
@@ -38,6 +39,7 @@ enum End {
     MaxBytes,
     BusClosed,
     TokenExpired,
+    SlowReader,
     ClientGone,
 }
 
@@ -49,6 +51,7 @@ impl End {
             End::MaxBytes => "max_bytes",
             End::BusClosed => "bus_closed",
             End::TokenExpired => "token_expired",
+            End::SlowReader => "slow_reader",
             End::ClientGone => "client_gone",
         }
     }
@@ -59,13 +62,14 @@ struct Held<F: Framing> {
     framing: F,
     shutdown: CancellationToken,
     metrics: Arc<Metrics>,
-    _counted: crate::observe::Held,
+    _counted: (crate::observe::Held, Counted),
     heartbeat: Duration,
     started: Instant,
     deadline: Instant,
     /// Why the deadline ends the response: the age cap, or the token's expiry.
     at_deadline: End,
     max_bytes: usize,
+    max_unsent: usize,
     sent: usize,
     events: u64,
     opened: bool,
@@ -74,7 +78,7 @@ struct Held<F: Framing> {
 
 /// The body of a held response: the open frame, then items, heartbeats when idle, and a
 /// close frame when the response reaches its age or byte cap, its subscriber's token
-/// expires, or the gateway shuts down.
+/// expires or it falls too far behind, or the gateway shuts down.
 pub fn hold<F: Framing>(
     admitted: Admitted,
     framing: F,
@@ -92,12 +96,13 @@ pub fn hold<F: Framing>(
         framing,
         shutdown: gateway.shutdown.clone(),
         metrics: gateway.metrics.clone(),
-        _counted: gateway.metrics.hold(F::TRANSPORT),
+        _counted: (gateway.metrics.hold(F::TRANSPORT), admitted.counted),
         heartbeat: settings.heartbeat,
         started,
         deadline,
         at_deadline,
         max_bytes: settings.stream_max_bytes,
+        max_unsent: settings.max_unsent_bytes,
         sent: 0,
         events: 0,
         opened: false,
@@ -123,6 +128,10 @@ impl<F: Framing> Held<F> {
         }
         if self.sent >= self.max_bytes {
             return self.end(End::MaxBytes);
+        }
+        if self.subscription.behind() > self.max_unsent {
+            self.metrics.slow_readers_cut.inc();
+            return self.end(End::SlowReader);
         }
         let idle_until = Instant::now() + self.heartbeat;
         tokio::select! {

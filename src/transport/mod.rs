@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::bus::{Cursor, Subscription, check_channel};
 use crate::error::ApiError;
+use crate::limits::Counted;
 use crate::startup::Gateway;
 
 pub use held::{Framing, hold};
@@ -45,6 +46,8 @@ pub struct SubscribeQuery {
 pub struct Admitted {
     pub subscription: Subscription,
     pub valid_for: Option<Duration>,
+    /// The connection as counted against its peer's limit, for as long as it is held.
+    pub counted: Counted,
 }
 
 /// Admits the request to the channel from the path (checking its token when the gateway
@@ -61,7 +64,8 @@ pub async fn subscribe(
         Some(tokens) => Some(tokens.check(request, query.token.as_deref(), channel)?),
         None => None,
     };
-    Ok(Admitted { subscription: gateway.bus.subscribe(channel, cursor).await?, valid_for })
+    let counted = gateway.limits.hold(request)?;
+    Ok(Admitted { subscription: gateway.bus.subscribe(channel, cursor).await?, valid_for, counted })
 }
 
 /// A response with the headers every held connection needs: never cached, never buffered

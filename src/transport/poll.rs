@@ -28,7 +28,7 @@ async fn poll(
     let timeout = poll_timeout(query.timeout.as_deref(), gateway.settings.poll_timeout)?;
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let timeout = admitted.valid_for.map_or(timeout, |left| timeout.min(left));
-    let mut subscription = admitted.subscription;
+    let (mut subscription, _counted) = (admitted.subscription, admitted.counted);
     let _counted = gateway.metrics.hold(Transport::Poll);
     let mut answer = Answer::default();
     if let Some(item) = subscription.try_next() {

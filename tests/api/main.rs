@@ -8,6 +8,7 @@ mod access;
 #[allow(dead_code)]
 mod helpers;
 mod lifecycle;
+mod limits;
 mod observe;
 mod payloads;
 mod poll;

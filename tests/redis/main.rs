@@ -9,6 +9,8 @@ mod access;
 mod helpers;
 #[path = "../api/lifecycle.rs"]
 mod lifecycle;
+#[path = "../api/limits.rs"]
+mod limits;
 mod nodes;
 #[path = "../api/observe.rs"]
 mod observe;

@@ -1,0 +1,119 @@
+//! What one client may take: held connections per IP, publishes per second per IP, and
+//! the size of a request head. Loopback peers are exempt unless `--limit-loopback` is set,
+//! since loopback is where the application's own backend and a reverse proxy on the same
+//! host connect from (limit clients at the proxy there).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
+use governor::clock::{Clock, DefaultClock};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::error::ApiError;
+use crate::settings::Settings;
+use crate::startup::Gateway;
+
+/// The per-client limits of one gateway.
+pub struct Limits {
+    per_ip: usize,
+    limit_loopback: bool,
+    held: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    publishes: Option<RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>>,
+}
+
+/// One held connection counted against its peer; dropping it releases the count.
+pub struct Counted {
+    ip: Option<IpAddr>,
+    held: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Limits {
+    pub fn new(settings: &Settings) -> Self {
+        let quota = NonZeroU32::new(settings.publish_rate).map(Quota::per_second);
+        Limits {
+            per_ip: settings.max_connections_per_ip,
+            limit_loopback: settings.limit_loopback,
+            held: Arc::default(),
+            publishes: quota.map(RateLimiter::keyed),
+        }
+    }
+
+    /// Counts a held connection (a long-poll included) of the request's peer, or refuses
+    /// it with `429` when the peer holds its maximum already.
+    pub fn hold(&self, request: &HttpRequest) -> Result<Counted, ApiError> {
+        let ip = self.limited_peer(request);
+        if let Some(ip) = ip {
+            let mut held = lock(&self.held);
+            let count = held.entry(ip).or_default();
+            if *count >= self.per_ip {
+                return Err(ApiError::TooMany("this address holds its maximum number of connections", 5));
+            }
+            *count += 1;
+        }
+        Ok(Counted { ip, held: self.held.clone() })
+    }
+
+    /// Takes one publish from the peer's allowance, or refuses it with `429`.
+    pub fn publish(&self, request: &HttpRequest) -> Result<(), ApiError> {
+        let (Some(limiter), Some(ip)) = (&self.publishes, self.limited_peer(request)) else { return Ok(()) };
+        limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::TooMany("this address publishes faster than --publish-rate", wait.as_secs().max(1))
+        })
+    }
+
+    /// Forgets the rate state of publishers that have been quiet.
+    pub fn sweep(&self) {
+        if let Some(limiter) = &self.publishes {
+            limiter.retain_recent();
+        }
+    }
+
+    fn limited_peer(&self, request: &HttpRequest) -> Option<IpAddr> {
+        let ip = request.peer_addr()?.ip().to_canonical();
+        (self.limit_loopback || !ip.is_loopback()).then_some(ip)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut held = lock(&self.held);
+        if let Some(count) = held.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&ip);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Refuses requests whose line and headers together pass `--max-request-head` bytes with
+/// `431`, before any handler runs.
+pub async fn check_head(
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let limit = request.app_data::<web::Data<Gateway>>().map_or(usize::MAX, |g| g.settings.max_request_head);
+    let headers: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if request.uri().to_string().len() + headers > limit {
+        return Ok(request.into_response(ApiError::HeadTooLarge(limit).error_response()));
+    }
+    next.call(request).await
+}
+
+/// How often quiet publishers' rate state is forgotten.
+pub const SWEEP_PERIOD: Duration = Duration::from_secs(60);
