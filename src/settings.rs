@@ -16,121 +16,126 @@ pub struct Settings {
     pub command: Option<Command>,
 
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, env = "COMETGATE_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(help_heading = "Serving and access", long, env = "COMETGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
     /// Token publishers must send as `Authorization: Bearer <token>`. Without one, only
     /// loopback peers may publish (set one behind a reverse proxy on the same host).
-    #[arg(long, env = "COMETGATE_PUBLISH_TOKEN", hide_env_values = true)]
+    #[arg(help_heading = "Serving and access", long, env = "COMETGATE_PUBLISH_TOKEN", hide_env_values = true)]
     pub publish_token: Option<String>,
-
-    /// Most held connections (long-polls included) one IP address may have at once.
-    #[arg(long, env = "COMETGATE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
-    pub max_connections_per_ip: usize,
-
-    /// Most publishes per second one IP address may send (0: no limit).
-    #[arg(long, env = "COMETGATE_PUBLISH_RATE", default_value_t = 1000)]
-    pub publish_rate: u32,
-
-    /// Apply the per-IP limits to loopback peers too (off: loopback is the application's
-    /// backend or a reverse proxy on this host, whose clients all look like loopback).
-    #[arg(long, env = "COMETGATE_LIMIT_LOOPBACK")]
-    pub limit_loopback: bool,
-
-    /// Largest request line plus headers, in bytes; past it requests get `431`.
-    #[arg(long, env = "COMETGATE_MAX_REQUEST_HEAD", default_value_t = 16 * 1024)]
-    pub max_request_head: usize,
-
-    /// Longest a client may take to send its request line and headers.
-    #[arg(long, env = "COMETGATE_REQUEST_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub request_timeout: Duration,
-
-    /// Bytes a subscriber may fall behind the live stream before it is cut (it resumes
-    /// from its cursor, losing nothing).
-    #[arg(long, env = "COMETGATE_MAX_UNSENT_BYTES", default_value_t = 1 << 20)]
-    pub max_unsent_bytes: usize,
-
-    /// Redis to share channels, ids and backlogs with other nodes (`redis://host:port/db`).
-    /// Without it the bus lives in this process's memory.
-    #[arg(long, env = "COMETGATE_REDIS_URL")]
-    pub redis_url: Option<String>,
 
     /// Secret that signs subscriber tokens (JWT, HS256). With it, every subscriber must
     /// present a token for its channel; without it, channels are public.
-    #[arg(long, env = "COMETGATE_SUBSCRIBE_SECRET", hide_env_values = true)]
+    #[arg(help_heading = "Serving and access", long, env = "COMETGATE_SUBSCRIBE_SECRET", hide_env_values = true)]
     pub subscribe_secret: Option<String>,
 
     /// Origins allowed to call the gateway from a browser (repeatable, or comma-separated in
     /// the environment); `*` allows any. Without it, only the gateway's own origin.
-    #[arg(long = "allow-origin", env = "COMETGATE_ALLOW_ORIGIN", value_delimiter = ',')]
+    #[arg(
+        help_heading = "Serving and access",
+        long = "allow-origin",
+        env = "COMETGATE_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
     pub allow_origins: Vec<String>,
 
+    /// Redis to share channels, ids and backlogs with other nodes (`redis://host:port/db`).
+    /// Without it the bus lives in this process's memory.
+    #[arg(help_heading = "Store", long, env = "COMETGATE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Events kept per channel for subscribers that resume.
-    #[arg(long, env = "COMETGATE_BACKLOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(help_heading = "Store", long, env = "COMETGATE_BACKLOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub backlog_size: u32,
 
     /// How long an event stays in its channel's backlog.
-    #[arg(long, env = "COMETGATE_BACKLOG_MAX_AGE", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Store", long, env = "COMETGATE_BACKLOG_MAX_AGE", default_value = "1h", value_parser = humantime::parse_duration)]
     pub backlog_max_age: Duration,
 
     /// Largest event payload a publisher may send, in bytes.
-    #[arg(long, env = "COMETGATE_MAX_EVENT_BYTES", default_value_t = 64 * 1024)]
+    #[arg(help_heading = "Store", long, env = "COMETGATE_MAX_EVENT_BYTES", default_value_t = 64 * 1024)]
     pub max_event_bytes: usize,
 
-    /// Interval between heartbeats on an idle held connection.
-    #[arg(long, env = "COMETGATE_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
-    pub heartbeat: Duration,
-
-    /// Longest a long-poll is held when no event comes (and its default).
-    #[arg(long, env = "COMETGATE_POLL_TIMEOUT", default_value = "25s", value_parser = humantime::parse_duration)]
-    pub poll_timeout: Duration,
-
-    /// Most events one long-poll answer carries; the client comes straight back for more.
-    #[arg(long, env = "COMETGATE_POLL_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
-    pub poll_batch: u32,
-
-    /// Age after which a streaming response ends itself with a reconnect frame.
-    #[arg(long, env = "COMETGATE_STREAM_MAX_AGE", default_value = "10m", value_parser = humantime::parse_duration)]
-    pub stream_max_age: Duration,
-
-    /// Bytes after which a streaming response ends itself (the browser keeps them all).
-    #[arg(long, env = "COMETGATE_STREAM_MAX_BYTES", default_value_t = 128 * 1024)]
-    pub stream_max_bytes: usize,
-
-    /// Most subscribers held at once; past it new ones get `503` with `Retry-After`.
-    #[arg(long, env = "COMETGATE_MAX_SUBSCRIBERS", default_value_t = 16_384)]
-    pub max_subscribers: usize,
-
-    /// Reconnection delay an EventSource is told to use (the SSE `retry:` field).
-    #[arg(long, env = "COMETGATE_SSE_RETRY", default_value = "2s", value_parser = humantime::parse_duration)]
-    pub sse_retry: Duration,
-
     /// Most channels held in memory; a publish or subscribe that would create one more gets `503`.
-    #[arg(long, env = "COMETGATE_MAX_CHANNELS", default_value_t = 100_000)]
+    #[arg(help_heading = "Store", long, env = "COMETGATE_MAX_CHANNELS", default_value_t = 100_000)]
     pub max_channels: usize,
 
     /// Live events buffered per channel for slow readers; past it they refill from the backlog.
-    #[arg(long, env = "COMETGATE_FANOUT_BUFFER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(help_heading = "Store", long, env = "COMETGATE_FANOUT_BUFFER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout_buffer: u32,
 
     /// How long an unused channel (no subscribers, empty backlog) is kept before it is dropped.
-    #[arg(long, env = "COMETGATE_CHANNEL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Store", long, env = "COMETGATE_CHANNEL_IDLE", default_value = "5m", value_parser = humantime::parse_duration)]
     pub channel_idle: Duration,
 
     /// How often idle channels and expired events are swept.
-    #[arg(long, env = "COMETGATE_SWEEP_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Store", long, env = "COMETGATE_SWEEP_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub sweep_interval: Duration,
 
+    /// Interval between heartbeats on an idle held connection.
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
+
+    /// Longest a long-poll is held when no event comes (and its default).
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_POLL_TIMEOUT", default_value = "25s", value_parser = humantime::parse_duration)]
+    pub poll_timeout: Duration,
+
+    /// Most events one long-poll answer carries; the client comes straight back for more.
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_POLL_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub poll_batch: u32,
+
+    /// Age after which a streaming response ends itself with a reconnect frame.
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_STREAM_MAX_AGE", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub stream_max_age: Duration,
+
+    /// Bytes after which a streaming response ends itself (the browser keeps them all).
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_STREAM_MAX_BYTES", default_value_t = 128 * 1024)]
+    pub stream_max_bytes: usize,
+
+    /// Reconnection delay an EventSource is told to use (the SSE `retry:` field).
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_SSE_RETRY", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub sse_retry: Duration,
+
+    /// Most subscribers held at once; past it new ones get `503` with `Retry-After`.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_SUBSCRIBERS", default_value_t = 16_384)]
+    pub max_subscribers: usize,
+
+    /// Most held connections (long-polls included) one IP address may have at once.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
+    /// Most publishes per second one IP address may send (0: no limit).
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_PUBLISH_RATE", default_value_t = 1000)]
+    pub publish_rate: u32,
+
+    /// Apply the per-IP limits to loopback peers too (off: loopback is the application's
+    /// backend or a reverse proxy on this host, whose clients all look like loopback).
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_LIMIT_LOOPBACK")]
+    pub limit_loopback: bool,
+
+    /// Largest request line plus headers, in bytes; past it requests get `431`.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_REQUEST_HEAD", default_value_t = 16 * 1024)]
+    pub max_request_head: usize,
+
+    /// Longest a client may take to send its request line and headers.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_REQUEST_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Bytes a subscriber may fall behind the live stream before it is cut (it resumes
+    /// from its cursor, losing nothing).
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_UNSENT_BYTES", default_value_t = 1 << 20)]
+    pub max_unsent_bytes: usize,
+
     /// Longest the server waits for open requests after a shutdown signal.
-    #[arg(long, env = "COMETGATE_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Process", long, env = "COMETGATE_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
     pub drain: Duration,
 
     /// Log lines as human-readable text or as one JSON object per line.
-    #[arg(long, env = "COMETGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(help_heading = "Process", long, env = "COMETGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// Worker threads (default: one per core).
-    #[arg(long, env = "COMETGATE_WORKERS")]
+    #[arg(help_heading = "Process", long, env = "COMETGATE_WORKERS")]
     pub workers: Option<usize>,
 }
 
