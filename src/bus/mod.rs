@@ -87,6 +87,9 @@ struct Inner {
     limits: Limits,
 }
 
+/// The Redis futures are boxed where they are awaited: they are several kilobytes, and
+/// unboxed they would size every future that might await them, so each held connection on
+/// the in-memory store would carry that space too.
 enum Store {
     Memory(Memory),
     Redis(RedisStore),
@@ -128,7 +131,9 @@ impl Bus {
     pub async fn publish(&self, channel: &str, kind: &str, data: String) -> Result<Published, BusError> {
         let (id, subscribers) = match &self.inner.store {
             Store::Memory(memory) => memory.append(channel, kind, data, &self.inner.hub)?,
-            Store::Redis(redis) => (redis.append(channel, kind, &data).await?, self.inner.hub.subscribers(channel)),
+            Store::Redis(redis) => {
+                (Box::pin(redis.append(channel, kind, &data)).await?, self.inner.hub.subscribers(channel))
+            }
         };
         Ok(Published { id, channel: channel.to_owned(), subscribers })
     }
@@ -150,7 +155,7 @@ impl Bus {
         let receiver = self.inner.hub.subscribe(channel);
         let replay = match &self.inner.store {
             Store::Memory(memory) => memory.replay(channel, cursor)?,
-            Store::Redis(redis) => redis.replay(channel, cursor).await?,
+            Store::Redis(redis) => Box::pin(redis.replay(channel, cursor)).await?,
         };
         Ok((replay, receiver))
     }
@@ -159,7 +164,7 @@ impl Bus {
     pub async fn info(&self, channel: &str) -> Result<ChannelInfo, BusError> {
         let (last_id, backlog) = match &self.inner.store {
             Store::Memory(memory) => memory.info(channel),
-            Store::Redis(redis) => redis.info(channel).await?,
+            Store::Redis(redis) => Box::pin(redis.info(channel)).await?,
         };
         let subscribers = self.inner.hub.subscribers(channel);
         Ok(ChannelInfo { channel: channel.to_owned(), last_id, backlog, subscribers })
@@ -204,7 +209,7 @@ impl Bus {
     pub async fn ready(&self) -> Result<(), BusError> {
         match &self.inner.store {
             Store::Memory(_) => Ok(()),
-            Store::Redis(redis) => redis.ping().await,
+            Store::Redis(redis) => Box::pin(redis.ping()).await,
         }
     }
 
