@@ -24,7 +24,7 @@ async fn a_long_poll_in_progress_counts_as_a_subscriber_until_it_is_dropped() {
     let app = spawn_app().await;
     let held = tokio::spawn({
         let (client, url) = (app.client.clone(), app.url("/poll/news"));
-        async move { client.get(url).send().await }
+        async move { client.get(url).send().await.unwrap().text().await }
     });
     app.await_subscribers("news", 1).await;
     held.abort();
