@@ -44,13 +44,16 @@
   // options: transport ('auto', 'sse', 'stream', 'iframe', 'poll'); cursor (an id, 'earliest', or none for new events);
   // events, the named types wanted besides 'message' (EventSource dispatches only the names it listens for, so every
   // transport applies the same filter, and a skipped event still moves the cursor); onEvent(event, handle);
-  // onGap({oldest}, handle); onStatus(state, {transport}) with connecting, open, waiting, fallback, closed; DEFAULTS.
+  // onGap({oldest}, handle); onStatus(state, {transport}) with connecting, open, waiting, fallback, closed; token, the
+  // subscriber token when the gateway requires one (a string, or a function called for a fresh one at each connection,
+  // since a held stream ends when its token expires); DEFAULTS.
   Comet.subscribe = function (channel, options) { return new Subscription(channel, options || {}); };
 
   function Subscription(channel, o) {
     var self = this, name;
     this.channel = channel;
     this.cursor = o.cursor || '';
+    this.token = o.token;
     this.options = {};
     for (name in DEFAULTS) { if (DEFAULTS.hasOwnProperty(name)) { this.options[name] = o[name] === undefined ? DEFAULTS[name] : o[name]; } }
     this.handlers = { onEvent: o.onEvent, onGap: o.onGap, onStatus: o.onStatus };
@@ -87,7 +90,9 @@
   };
   P.url = function (kind, extra) {
     var q = [], name;
+    var token = typeof this.token === 'function' ? this.token() : this.token;
     if (this.cursor) { q.push('cursor=' + encodeURIComponent(this.cursor)); }
+    if (token) { q.push('token=' + encodeURIComponent(token)); }
     for (name in extra) { if (extra.hasOwnProperty(name) && extra[name]) { q.push(name + '=' + encodeURIComponent(extra[name])); } }
     return this.options.base + '/' + kind + '/' + encodeURIComponent(this.channel) + (q.length ? '?' + q.join('&') : '');
   };
