@@ -100,6 +100,11 @@ pub struct Settings {
     #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_SUBSCRIBERS", default_value_t = 16_384)]
     pub max_subscribers: usize,
 
+    /// Connections the kernel may queue before the gateway accepts them (a burst of
+    /// reconnecting clients arrives at once; a short queue drops them for a second).
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
+
     /// Most held connections (long-polls included) one IP address may have at once.
     #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,

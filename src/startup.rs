@@ -1,7 +1,6 @@
 //! Startup as a type: [`Application::build`] binds its own listener (port 0 works), wires
 //! the bus, the routes and the shutdown token, and [`Application::run_until_stopped`] serves.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -40,9 +39,6 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener =
-            TcpListener::bind(settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
-        let port = listener.local_addr()?.port();
         let shutdown = CancellationToken::new();
         let bus = match &settings.redis_url {
             Some(url) => Bus::on_redis(url, settings.limits()).await?,
@@ -65,12 +61,20 @@ impl Application {
             // means the subscriber left, and it is released at once, not at the next write.
             .h1_allow_half_closed(false)
             .client_request_timeout(settings.request_timeout)
-            .shutdown_timeout(settings.drain.as_secs().max(1));
+            .shutdown_timeout(settings.drain.as_secs().max(1))
+            .backlog(settings.listen_backlog);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
-        let server = server.listen(listener)?.run();
-        Ok(Application { port, server, shutdown })
+        let server = match server.bind(settings.bind) {
+            Ok(server) => server,
+            Err(err) => {
+                shutdown.cancel();
+                return Err(err).with_context(|| format!("cannot listen on {}", settings.bind));
+            }
+        };
+        let port = server.addrs().first().map_or(settings.bind.port(), |address| address.port());
+        Ok(Application { port, server: server.run(), shutdown })
     }
 
     pub fn port(&self) -> u16 {
