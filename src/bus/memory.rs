@@ -52,8 +52,10 @@ impl Memory {
 
     /// The last id published on the channel and how many events it holds, without creating it.
     pub fn info(&self, channel: &str) -> (Option<Id>, usize) {
-        let channels = self.channels();
-        channels.get(channel).map_or((None, 0), |stored| (stored.backlog.last(), stored.backlog.len()))
+        let mut channels = self.channels();
+        let Some(stored) = channels.get_mut(channel) else { return (None, 0) };
+        stored.backlog.expire(now_ms());
+        (stored.backlog.last(), stored.backlog.len())
     }
 
     /// Expires old events and drops channels that are empty, idle and without subscribers.

@@ -142,7 +142,7 @@ impl Bus {
     pub async fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription, BusError> {
         let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| BusError::Full)?;
         let (replay, receiver) = self.resume(channel, cursor).await?;
-        Ok(Subscription::new(self.clone(), channel, replay, receiver, permit))
+        Ok(Subscription::new(self.clone(), channel, cursor, replay, receiver, permit))
     }
 
     /// A receiver of live events, then the replay: an event published in between is in

@@ -38,6 +38,10 @@ pub struct Subscription {
     lagged: bool,
     /// Bytes of data still queued from the last refill: how far behind live it is.
     behind: usize,
+    /// After a gap, the cursor the subscriber came with (or one that is lost for sure),
+    /// reported until an event is handed out: a client that reconnects before it has
+    /// seen the gap signal is told of the gap again, never resumed as if nothing was lost.
+    lost: Option<Id>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -45,6 +49,7 @@ impl Subscription {
     pub(super) fn new(
         bus: Bus,
         channel: &str,
+        cursor: Cursor,
         replay: Replay,
         receiver: Receiver<Arc<Event>>,
         permit: OwnedSemaphorePermit,
@@ -57,6 +62,7 @@ impl Subscription {
             position: replay.start,
             lagged: false,
             behind: 0,
+            lost: replay.gap.map(|_| lost_cursor(cursor)),
             _permit: permit,
         };
         subscription.queue(replay);
@@ -71,7 +77,7 @@ impl Subscription {
 
     /// Where a reconnect must resume so that it misses nothing: the last event handed out.
     pub fn cursor(&self) -> Id {
-        self.bus.id(self.position)
+        self.lost.unwrap_or_else(|| self.bus.id(self.position))
     }
 
     pub fn channel(&self) -> &str {
@@ -135,6 +141,7 @@ impl Subscription {
 
     fn hand(&mut self, item: Item) -> Item {
         if let Item::Event(event) = &item {
+            self.lost = None;
             self.position = event.id.seq;
             self.behind = self.behind.saturating_sub(event.data.len());
         }
@@ -154,5 +161,14 @@ impl Subscription {
         self.behind = replay.events.iter().map(|event| event.data.len()).sum();
         self.queue(replay);
         Some(())
+    }
+}
+
+/// A cursor that stays lost: the one the subscriber sent, or for an unreadable one, the
+/// first id of an epoch that never exists.
+fn lost_cursor(cursor: Cursor) -> Id {
+    match cursor {
+        Cursor::After(id) => id,
+        _ => Id { epoch: 0, seq: 0 },
     }
 }

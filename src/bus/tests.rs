@@ -70,6 +70,23 @@ async fn a_subscriber_that_falls_behind_the_backlog_is_told_with_a_gap() {
 }
 
 #[tokio::test]
+async fn after_a_gap_the_cursor_stays_lost_until_an_event_is_handed_out() {
+    let bus = bus(2, 4);
+    let lost = publish(&bus, "a").await;
+    for data in ["b", "c", "d"] {
+        publish(&bus, data).await;
+    }
+    let mut subscriber = bus.subscribe("c", Cursor::After(lost)).await.unwrap();
+    assert_eq!(subscriber.cursor(), lost, "a reconnect now must be told of the gap again");
+    assert!(matches!(subscriber.try_next(), Some(Item::Gap { .. })));
+    assert_eq!(subscriber.cursor(), lost);
+    assert_eq!(data(subscriber.try_next()), "c");
+    assert_ne!(subscriber.cursor(), lost);
+    let unknown = bus.subscribe("c", Cursor::Unknown).await.unwrap();
+    assert_eq!(unknown.cursor(), Id { epoch: 0, seq: 0 });
+}
+
+#[tokio::test]
 async fn the_cursor_follows_what_was_handed_out() {
     let bus = bus(10, 4);
     let before = bus.subscribe("c", Cursor::Live).await.unwrap().cursor();

@@ -6,11 +6,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
-use super::{Admitted, SubscribeQuery, json, subscribe};
+use super::{Admitted, SubscribeQuery, held_response, json, subscribe};
 use crate::bus::{Cursor, Id, Item, Subscription};
 use crate::error::ApiError;
 use crate::observe::Transport;
@@ -31,11 +30,7 @@ async fn poll(
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let timeout = admitted.valid_for.map_or(timeout, |left| timeout.min(left));
     let mut poll = Poll { admitted, _counted: gateway.metrics.hold(Transport::Poll), gateway: gateway.into_inner() };
-    let mut response = HttpResponse::Ok();
-    response
-        .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+    let mut response = held_response("application/json");
     let mut answer = Answer::default();
     if let Some(item) = poll.admitted.subscription.try_next() {
         answer.push(item);

@@ -21,9 +21,10 @@ async fn connect(
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
-    let cursor = match request.headers().get("last-event-id") {
-        Some(header) => Cursor::from_last_event_id(header.to_str().unwrap_or_default()),
-        None => Cursor::parse(&query.cursor)?,
+    let cursor = match request.headers().get("last-event-id").map(|header| header.to_str()) {
+        Some(Ok("")) | None => Cursor::parse(&query.cursor)?,
+        Some(Ok(id)) => Cursor::from_last_event_id(id),
+        Some(Err(_)) => Cursor::Unknown,
     };
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let framing = Sse { retry: gateway.settings.sse_retry };

@@ -94,3 +94,11 @@ async fn poll_answers_are_json_and_never_cached() {
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
+
+#[tokio::test]
+async fn a_held_poll_is_never_buffered_by_a_proxy() {
+    let app = spawn_app_with(|s| s.poll_timeout = Duration::from_millis(200)).await;
+    let response = app.get("/poll/news").await;
+    assert_eq!(response.headers()["x-accel-buffering"], "no");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+}

@@ -69,3 +69,30 @@ async fn an_independent_sse_parser_reports_exactly_what_was_published() {
     }
     assert_eq!(parsed, published);
 }
+
+#[tokio::test]
+async fn an_unreadable_last_event_id_gets_a_gap_and_an_empty_one_defers_to_the_cursor() {
+    let app = spawn_app().await;
+    let id = app.publish("news", None, "kept").await;
+    let binary = reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap();
+    let request = app.client.get(app.url("/sse/news")).header("Last-Event-ID", binary);
+    let mut body = crate::helpers::Incoming::new(within(request.send()).await.unwrap());
+    body.until(b"\n\n").await.unwrap();
+    let gap = String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap();
+    assert!(gap.starts_with("event: comet-gap\n"), "{gap}");
+    let request = app.client.get(app.url("/sse/news?cursor=earliest")).header("Last-Event-ID", "");
+    let mut body = crate::helpers::Incoming::new(within(request.send()).await.unwrap());
+    body.until(b"\n\n").await.unwrap();
+    let event = String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap();
+    assert_eq!(event, format!("id: {id}\ndata: kept\n\n"));
+}
+
+#[tokio::test]
+async fn after_a_gap_the_open_block_keeps_the_lost_cursor_so_a_quick_reconnect_is_told_again() {
+    let app = crate::helpers::spawn_app_with(|s| s.backlog_size = 1).await;
+    let lost = app.publish("news", None, "a").await;
+    app.publish_all("news", &["b".into(), "c".into()]).await;
+    let mut body = app.open(&format!("/sse/news?cursor={lost}")).await;
+    let open = String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap();
+    assert_eq!(open, format!("retry: 2000\nid: {lost}\n\n"));
+}
