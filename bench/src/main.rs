@@ -68,9 +68,11 @@ async fn main() -> anyhow::Result<()> {
     let cpu_before = stats::total(&args.pids, stats::cpu_seconds);
     let tasks: Vec<_> = held
         .into_iter()
-        .map(|held| {
+        .enumerate()
+        .map(|(n, held)| {
             let (kind, channel, events) = (args.kind, args.channel.clone(), args.events);
-            tokio::spawn(async move { subscriber::run(held, kind, &channel, events, deadline).await })
+            let target = args.targets[n % args.targets.len()].clone();
+            tokio::spawn(async move { subscriber::run(held, kind, &target, &channel, events, deadline).await })
         })
         .collect();
     let published =

@@ -72,16 +72,23 @@ pub async fn connect(kind: Kind, address: &str, channel: &str) -> anyhow::Result
 }
 
 /// Receives until `expected` events arrived or `deadline` passed.
-pub async fn run(held: Held, kind: Kind, channel: &str, expected: usize, deadline: Instant) -> Tally {
+pub async fn run(held: Held, kind: Kind, address: &str, channel: &str, expected: usize, deadline: Instant) -> Tally {
     let mut tally = Tally::default();
-    let result = tokio::time::timeout_at(deadline, receive(held, kind, channel, expected, &mut tally)).await;
+    let result = tokio::time::timeout_at(deadline, receive(held, kind, address, channel, expected, &mut tally)).await;
     if let Ok(Err(err)) = result {
         tally.error = Some(err.to_string());
     }
     tally
 }
 
-async fn receive(held: Held, kind: Kind, channel: &str, expected: usize, tally: &mut Tally) -> anyhow::Result<()> {
+async fn receive(
+    held: Held,
+    kind: Kind,
+    address: &str,
+    channel: &str,
+    expected: usize,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
     match held {
         Held::Streaming(mut response) => {
             tally.requests = 1;
@@ -104,11 +111,11 @@ async fn receive(held: Held, kind: Kind, channel: &str, expected: usize, tally: 
                     (_, None) => http::get(&format!("/sub/{channel}"), ""),
                 };
                 tally.requests += 1;
-                let response = http::send(stream, &request).await?;
-                let next_etag = response.header("last-modified").zip(response.header("etag"));
-                let next_etag = next_etag.map(|(m, e)| (m.to_owned(), e.to_owned()));
-                let status = response.status;
-                let (mut body, next) = response.finish(Duration::from_secs(60)).await?;
+                // A browser reopens a keep-alive connection the server closed while idle; so do we.
+                let (status, next_etag, mut body, next) = match poll_once(stream, &request).await {
+                    Ok(answer) => answer,
+                    Err(_) => poll_once(http::connect(address).await?, &request).await?,
+                };
                 stream = next;
                 if kind == Kind::Poll {
                     cursor = field(&body, "cursor").unwrap_or(cursor);
@@ -120,6 +127,17 @@ async fn receive(held: Held, kind: Kind, channel: &str, expected: usize, tally: 
         }
     }
     Ok(())
+}
+
+type PollAnswer = (u16, Option<(String, String)>, Vec<u8>, tokio::net::TcpStream);
+
+async fn poll_once(stream: tokio::net::TcpStream, request: &[u8]) -> anyhow::Result<PollAnswer> {
+    let response = http::send(stream, request).await?;
+    let etag = response.header("last-modified").zip(response.header("etag"));
+    let etag = etag.map(|(m, e)| (m.to_owned(), e.to_owned()));
+    let status = response.status;
+    let (body, stream) = response.finish(Duration::from_secs(60)).await?;
+    Ok((status, etag, body, stream))
 }
 
 /// Records every complete `~seq.time.` marker in `buffer`, keeping a partial one at the end.
