@@ -38,9 +38,11 @@ pub struct Subscription {
     lagged: bool,
     /// Bytes of data still queued from the last refill: how far behind live it is.
     behind: usize,
-    /// After a gap, the cursor the subscriber came with (or one that is lost for sure),
-    /// reported until an event is handed out: a client that reconnects before it has
-    /// seen the gap signal is told of the gap again, never resumed as if nothing was lost.
+    /// Before a gap signal is handed out, the cursor the subscriber came with (or one that
+    /// is lost for sure): a client that takes a cursor from a frame sent ahead of the gap
+    /// signal and reconnects is told of the gap again, never resumed as if nothing was
+    /// lost. Once the signal is out, frames after it carry the clean position, so a poll
+    /// that answers a gap with no events does not send its client into a loop of gaps.
     lost: Option<Id>,
     _permit: OwnedSemaphorePermit,
 }
@@ -140,8 +142,8 @@ impl Subscription {
     }
 
     fn hand(&mut self, item: Item) -> Item {
+        self.lost = None;
         if let Item::Event(event) = &item {
-            self.lost = None;
             self.position = event.id.seq;
             self.behind = self.behind.saturating_sub(event.data.len());
         }

@@ -102,3 +102,23 @@ async fn a_held_poll_is_never_buffered_by_a_proxy() {
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn a_gap_with_nothing_held_answers_a_clean_cursor_so_the_next_poll_waits() {
+    let app = spawn_app().await;
+    let before_a_restart = "1-7";
+    let answer = poll(&app, "news", before_a_restart, Some(1)).await;
+    assert_eq!(answer["gap"], true, "{answer}");
+    assert_eq!(answer["events"], serde_json::json!([]));
+    let cursor = answer["cursor"].as_str().unwrap().to_owned();
+    assert_ne!(cursor, before_a_restart);
+    let held = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url(&format!("/poll/news?cursor={cursor}")));
+        async move { client.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    });
+    app.await_subscribers("news", 1).await;
+    let id = app.publish("news", None, "next").await;
+    let next = within(held).await.unwrap();
+    assert_eq!(next, serde_json::json!({ "events": [next["events"][0].clone()], "cursor": id, "gap": false }));
+    assert_eq!(next["events"][0]["data"], "next");
+}
