@@ -57,6 +57,17 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let held = connect_all(&args).await?;
     let connect_seconds = started.elapsed().as_secs_f64();
+    let expected = if args.idle_only { usize::MAX } else { args.events };
+    let tasks: Vec<_> = held
+        .into_iter()
+        .enumerate()
+        .map(|(n, held)| {
+            let (kind, channel) = (args.kind, args.channel.clone());
+            let target = args.targets[n % args.targets.len()].clone();
+            tokio::spawn(async move { subscriber::run(held, kind, &target, &channel, expected, deadline).await })
+        })
+        .collect();
+    // Every subscriber now holds a request (a poller, its first held poll) and waits.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_held = stats::total(&args.pids, stats::rss_bytes);
     let idle_bytes = rss_held.saturating_sub(rss_before) / args.subscribers.max(1) as u64;
@@ -66,15 +77,6 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let cpu_before = stats::total(&args.pids, stats::cpu_seconds);
-    let tasks: Vec<_> = held
-        .into_iter()
-        .enumerate()
-        .map(|(n, held)| {
-            let (kind, channel, events) = (args.kind, args.channel.clone(), args.events);
-            let target = args.targets[n % args.targets.len()].clone();
-            tokio::spawn(async move { subscriber::run(held, kind, &target, &channel, events, deadline).await })
-        })
-        .collect();
     let published =
         publisher::run(&args.targets[0], args.kind, &args.channel, args.events, args.rate, args.payload).await?;
     let mut tallies = Vec::with_capacity(tasks.len());
