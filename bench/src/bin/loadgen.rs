@@ -2,18 +2,14 @@
 //! reports delivery latency, loss, duplicates, connection rate, and the server's CPU time
 //! and memory. Loopback only, bounded in time.
 
-mod http;
-mod publisher;
-mod stats;
-mod subscriber;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
 use clap::Parser;
 use tokio::time::Instant;
 
-use subscriber::{Kind, Tally};
+use cometgate_bench::subscriber::{self, Kind, Tally};
+use cometgate_bench::{publisher, stats};
 
 #[derive(Parser)]
 #[command(about = "Load generator for cometgate and Nchan (loopback only)")]

@@ -1,0 +1,14 @@
+//! The load tools' shared parts:
+//! - `http`: a minimal HTTP/1.1 client, small enough for ten thousand per process;
+//! - `subscriber`, `publisher`: the load generator's clients, which find payload markers in
+//!   any framing (cometgate's four transports and Nchan's three);
+//! - `soak`: a resuming client per transport that parses each framing and keeps its cursor;
+//! - `stats`: percentiles, and a server's CPU time and memory from `/proc`.
+//!
+//! The binaries are `loadgen` (one measured run) and `soak` (minutes of drops and resumes).
+
+pub mod http;
+pub mod publisher;
+pub mod soak;
+pub mod stats;
+pub mod subscriber;
