@@ -116,9 +116,30 @@ impl Metrics {
     }
 
     pub fn delivered(&self, transport: Transport, events: u64, bytes: usize) {
+        self.delivery(transport).count(events, bytes);
+    }
+
+    /// One transport's delivery counters, for a held connection to look up once rather
+    /// than at every write (the lookup hashes the label and takes a lock).
+    pub fn delivery(&self, transport: Transport) -> Delivery {
         let labels = ByTransport { transport };
-        self.delivered.get_or_create(&labels).inc_by(events);
-        self.bytes_out.get_or_create(&labels).inc_by(bytes as u64);
+        Delivery {
+            events: self.delivered.get_or_create(&labels).clone(),
+            bytes: self.bytes_out.get_or_create(&labels).clone(),
+        }
+    }
+}
+
+/// Where one transport counts the events and bytes it writes.
+pub struct Delivery {
+    events: Counter,
+    bytes: Counter,
+}
+
+impl Delivery {
+    pub fn count(&self, events: u64, bytes: usize) {
+        self.events.inc_by(events);
+        self.bytes.inc_by(bytes as u64);
     }
 }
 
