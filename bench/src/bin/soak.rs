@@ -28,6 +28,9 @@ struct Args {
     subscribers: usize,
     #[arg(long, default_value_t = 4)]
     channels: usize,
+    /// Channel names are `PREFIX-N`: a fresh prefix runs again on the same gateway.
+    #[arg(long, default_value = "soak")]
+    prefix: String,
     /// How long publishing lasts, in seconds.
     #[arg(long, default_value_t = 300)]
     seconds: u64,
@@ -48,7 +51,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.target.starts_with("127."), "soak targets loopback only");
-    let channels: Vec<String> = (0..args.channels).map(|n| format!("soak-{n}")).collect();
+    let channels: Vec<String> = (0..args.channels).map(|n| format!("{}-{n}", args.prefix)).collect();
     let published: Vec<_> = channels.iter().map(|_| watch::channel(None::<u64>)).collect();
     let deadline = Instant::now() + Duration::from_secs(args.seconds + 120);
     let subscribers: Vec<_> = (0..args.subscribers)
