@@ -133,11 +133,11 @@ fn print_totals(totals: &HashMap<Transport, Totals>, published: usize) {
             t.lost,
             t.duplicated,
             t.out_of_order,
-            t.gaps,
-            t.requests,
-            t.cuts,
-            t.server_ends,
-            t.errors
+            t.counts.gaps,
+            t.counts.requests,
+            t.counts.cuts,
+            t.counts.server_ends,
+            t.counts.errors
         );
     }
     for (transport, error) in totals.iter().filter_map(|(k, t)| t.first_error.as_ref().map(|e| (k, e))) {

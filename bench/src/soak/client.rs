@@ -17,6 +17,13 @@ use crate::http;
 pub struct Ledger {
     /// The sequence number of every event received, in arrival order.
     pub seqs: Vec<u64>,
+    pub counts: Counts,
+    pub first_error: Option<String>,
+}
+
+/// What happened to a subscriber's connections, summed over subscribers in the report.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
     pub gaps: u64,
     /// HTTP requests made (a poller makes one per answer).
     pub requests: u64,
@@ -25,7 +32,16 @@ pub struct Ledger {
     /// Responses the server ended (age or byte caps).
     pub server_ends: u64,
     pub errors: u64,
-    pub first_error: Option<String>,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.gaps += other.gaps;
+        self.requests += other.requests;
+        self.cuts += other.cuts;
+        self.server_ends += other.server_ends;
+        self.errors += other.errors;
+    }
 }
 
 /// How a connection ended.
@@ -58,11 +74,11 @@ impl Client {
                 _ => self.stream(&mut cursor, cut_at, &mut ledger).await,
             };
             match outcome {
-                Ok(Outcome::Cut) => ledger.cuts += 1,
-                Ok(Outcome::ServerEnded) => ledger.server_ends += 1,
+                Ok(Outcome::Cut) => ledger.counts.cuts += 1,
+                Ok(Outcome::ServerEnded) => ledger.counts.server_ends += 1,
                 Ok(Outcome::Complete) => break,
                 Err(err) => {
-                    ledger.errors += 1;
+                    ledger.counts.errors += 1;
                     ledger.first_error.get_or_insert_with(|| format!("{err:#}"));
                     poller = None;
                     sleep(Duration::from_millis(fastrand::u64(100..1000))).await;
@@ -88,7 +104,7 @@ impl Client {
     /// One streaming response (SSE, streaming XHR or iframe), read until it ends or is cut.
     async fn stream(&mut self, cursor: &mut String, cut_at: Instant, ledger: &mut Ledger) -> anyhow::Result<Outcome> {
         let request = self.stream_request(cursor);
-        ledger.requests += 1;
+        ledger.counts.requests += 1;
         let mut response = http::send(http::connect(&self.target).await?, &request).await?;
         anyhow::ensure!(response.status == 200, "{:?} answered {}", self.transport, response.status);
         let (mut buffer, mut frames) = (Vec::new(), Vec::new());
@@ -146,7 +162,7 @@ impl Client {
                 None => http::connect(&self.target).await?,
             };
             let request = http::get(&format!("/poll/{}?cursor={cursor}&timeout=5", self.channel), "");
-            ledger.requests += 1;
+            ledger.counts.requests += 1;
             let answer = async {
                 let response = http::send(stream, &request).await?;
                 anyhow::ensure!(response.status == 200, "poll answered {}", response.status);
@@ -173,7 +189,7 @@ fn record(frames: impl Iterator<Item = Frame>, cursor: &mut String, ledger: &mut
                 ledger.seqs.push(sequence(&data)?);
                 *cursor = id;
             }
-            Frame::Gap => ledger.gaps += 1,
+            Frame::Gap => ledger.counts.gaps += 1,
             Frame::End => ended = true,
         }
     }

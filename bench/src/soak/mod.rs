@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use clap::ValueEnum;
 
-pub use client::{Client, Ledger};
+pub use client::{Client, Counts, Ledger};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Transport {
@@ -31,11 +31,7 @@ pub struct Totals {
     pub lost: u64,
     pub duplicated: u64,
     pub out_of_order: u64,
-    pub gaps: u64,
-    pub requests: u64,
-    pub cuts: u64,
-    pub server_ends: u64,
-    pub errors: u64,
+    pub counts: Counts,
     pub first_error: Option<String>,
 }
 
@@ -50,18 +46,14 @@ impl Totals {
         self.lost += published - in_range;
         self.duplicated += (ledger.seqs.len() - unique.len()) as u64;
         self.out_of_order += ledger.seqs.windows(2).filter(|pair| pair[1] <= pair[0]).count() as u64;
-        self.gaps += ledger.gaps;
-        self.requests += ledger.requests;
-        self.cuts += ledger.cuts;
-        self.server_ends += ledger.server_ends;
-        self.errors += ledger.errors;
+        self.counts += ledger.counts;
         if self.first_error.is_none() {
             self.first_error.clone_from(&ledger.first_error);
         }
     }
 
     pub fn clean(&self) -> bool {
-        self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.gaps == 0
+        self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.counts.gaps == 0
     }
 }
 
