@@ -13,13 +13,15 @@
 //! - [`observe`]: Prometheus metrics, liveness and readiness.
 //! - [`settings`]: every address, timeout, size and limit, from flags or the environment.
 //! - [`error`]: the HTTP errors, one status and a JSON body each.
-//! - [`startup`]: [`Application`], which binds, wires and serves.
+//! - [`gateway`]: the state every handler shares (bus, settings, metrics, limits).
+//! - [`startup`]: [`Application`], which builds the [`gateway::Gateway`], binds and serves.
 
 pub mod auth;
 pub mod bus;
 pub mod cors;
 pub mod demo;
 pub mod error;
+pub mod gateway;
 pub mod limits;
 pub mod observe;
 pub mod publish;

@@ -19,11 +19,11 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::settings::Settings;
-use crate::startup::Gateway;
 
 /// The per-client limits of one gateway.
-pub struct Limits {
+pub struct PeerLimits {
     per_ip: usize,
     limit_loopback: bool,
     held: Arc<Mutex<HashMap<IpAddr, usize>>>,
@@ -31,15 +31,15 @@ pub struct Limits {
 }
 
 /// One held connection counted against its peer; dropping it releases the count.
-pub struct Counted {
+pub struct ConnectionSlot {
     ip: Option<IpAddr>,
     held: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
-impl Limits {
+impl PeerLimits {
     pub fn new(settings: &Settings) -> Self {
         let quota = NonZeroU32::new(settings.publish_rate).map(Quota::per_second);
-        Limits {
+        PeerLimits {
             per_ip: settings.max_connections_per_ip,
             limit_loopback: settings.limit_loopback,
             held: Arc::default(),
@@ -49,7 +49,7 @@ impl Limits {
 
     /// Counts a held connection (a long-poll included) of the request's peer, or refuses
     /// it with `429` when the peer holds its maximum already.
-    pub fn hold(&self, request: &HttpRequest) -> Result<Counted, ApiError> {
+    pub fn take_connection(&self, request: &HttpRequest) -> Result<ConnectionSlot, ApiError> {
         let ip = self.limited_peer(request);
         if let Some(ip) = ip {
             let mut held = lock(&self.held);
@@ -59,7 +59,7 @@ impl Limits {
             }
             *count += 1;
         }
-        Ok(Counted { ip, held: self.held.clone() })
+        Ok(ConnectionSlot { ip, held: self.held.clone() })
     }
 
     /// Takes one publish from the peer's allowance, or refuses it with `429`.
@@ -84,7 +84,7 @@ impl Limits {
     }
 }
 
-impl Drop for Counted {
+impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let Some(ip) = self.ip else { return };
         let mut held = lock(&self.held);

@@ -14,7 +14,7 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::startup::Gateway;
+use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics))
@@ -109,10 +109,10 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts a subscriber for as long as the returned guard lives.
-    pub fn hold(&self, transport: Transport) -> Held {
+    pub fn track_subscriber(&self, transport: Transport) -> Tracked {
         let gauge = self.subscribers.get_or_create(&ByTransport { transport }).clone();
         gauge.inc();
-        Held(gauge)
+        Tracked(gauge)
     }
 
     pub fn delivered(&self, transport: Transport, events: u64, bytes: usize) {
@@ -144,9 +144,9 @@ impl Delivery {
 }
 
 /// A subscriber being counted; dropping it stops the count.
-pub struct Held(Gauge);
+pub struct Tracked(Gauge);
 
-impl Drop for Held {
+impl Drop for Tracked {
     fn drop(&mut self) {
         self.0.dec();
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::auth::bearer;
 use crate::bus::{check_channel, check_event_type};
 use crate::error::ApiError;
-use crate::startup::Gateway;
+use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/channels/{channel}").route(web::post().to(publish)).route(web::get().to(info)));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::bus::Limits;
+use crate::bus::Bounds;
 
 /// cometgate: one event bus, four Comet transports (SSE, long-polling, streaming XHR,
 /// hidden iframe). Every flag can also be set by the environment variable shown.
@@ -174,8 +174,8 @@ impl Settings {
     }
 
     /// The bus's share of the settings.
-    pub fn limits(&self) -> Limits {
-        Limits {
+    pub fn bounds(&self) -> Bounds {
+        Bounds {
             backlog_size: self.backlog_size as usize,
             backlog_max_age: self.backlog_max_age,
             fanout_buffer: self.fanout_buffer as usize,

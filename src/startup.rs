@@ -1,34 +1,19 @@
 //! Startup as a type: [`Application::build`] binds its own listener (port 0 works), wires
 //! the bus, the routes and the shutdown token, and [`Application::run_until_stopped`] serves.
 
-use std::sync::Arc;
-
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Tokens;
 use crate::bus::Bus;
 use crate::cors::cors;
 use crate::error::{ApiError, bad_request};
-use crate::limits::{self, Limits, check_head};
-use crate::observe::Metrics;
+use crate::gateway::Gateway;
+use crate::limits::{self, check_head};
 use crate::settings::Settings;
 use crate::{demo, observe, publish, transport};
-
-/// What every handler shares: one bus (built once, outside the worker factory, so all
-/// workers see the same channels), the settings, and the shutdown token held streams watch.
-pub struct Gateway {
-    pub bus: Bus,
-    pub settings: Settings,
-    pub shutdown: CancellationToken,
-    pub metrics: Arc<Metrics>,
-    /// Set when subscribers need tokens.
-    pub tokens: Option<Tokens>,
-    pub limits: Limits,
-}
 
 /// A gateway bound to its address and ready to serve.
 pub struct Application {
@@ -41,15 +26,11 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let shutdown = CancellationToken::new();
         let bus = match &settings.redis_url {
-            Some(url) => Bus::on_redis(url, settings.limits()).await?,
-            None => Bus::in_memory(settings.limits()),
+            Some(url) => Bus::on_redis(url, settings.bounds()).await?,
+            None => Bus::in_memory(settings.bounds()),
         };
         tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));
-        let metrics = Arc::new(Metrics::default());
-        let tokens = settings.subscribe_secret.as_deref().map(Tokens::new);
-        let limits = Limits::new(&settings);
-        let gateway = Gateway { bus, settings: settings.clone(), shutdown: shutdown.clone(), metrics, tokens, limits };
-        let gateway = web::Data::new(gateway);
+        let gateway = web::Data::new(Gateway::new(bus, settings.clone(), shutdown.clone()));
         tokio::spawn(sweep_limits(gateway.clone(), shutdown.clone()));
         let app = move || {
             App::new().app_data(gateway.clone()).wrap(from_fn(cors)).wrap(from_fn(check_head)).configure(routes)

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use cometgate::bus::{Bus, Cursor, Event, Id, Limits};
+use cometgate::bus::{Bounds, Bus, Cursor, Event, Id};
 use cometgate::transport::{json, sse, stream};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -28,7 +28,7 @@ const SUBSCRIBERS: usize = 100_000;
 
 fn fanout(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let limits = Limits {
+    let bounds = Bounds {
         backlog_size: 1000,
         backlog_max_age: Duration::from_secs(3600),
         fanout_buffer: 16,
@@ -36,7 +36,7 @@ fn fanout(c: &mut Criterion) {
         max_subscribers: SUBSCRIBERS,
         max_channels: 10,
     };
-    let bus = Bus::in_memory(limits);
+    let bus = Bus::in_memory(bounds);
     let mut subscriptions = runtime.block_on(async {
         let mut all = Vec::with_capacity(SUBSCRIBERS);
         for _ in 0..SUBSCRIBERS {

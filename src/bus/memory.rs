@@ -9,14 +9,14 @@ use super::backlog::{Backlog, Replay};
 use super::event::Event;
 use super::hub::Hub;
 use super::id::{Cursor, Id};
-use super::{BusError, Limits, now_ms};
+use super::{Bounds, BusError, now_ms};
 
 /// Backlogs by channel, and the one sequence counter of this epoch.
 pub struct Memory {
     epoch: u64,
     last_seq: AtomicU64,
     channels: Mutex<HashMap<String, Stored>>,
-    limits: Limits,
+    bounds: Bounds,
 }
 
 struct Stored {
@@ -26,8 +26,8 @@ struct Stored {
 
 impl Memory {
     /// An empty store whose epoch is the time it was made, so ids of an earlier run are foreign.
-    pub fn new(limits: Limits) -> Self {
-        Memory { epoch: now_ms(), last_seq: AtomicU64::new(0), channels: Mutex::default(), limits }
+    pub fn new(bounds: Bounds) -> Self {
+        Memory { epoch: now_ms(), last_seq: AtomicU64::new(0), channels: Mutex::default(), bounds }
     }
 
     pub fn epoch(&self) -> u64 {
@@ -66,7 +66,7 @@ impl Memory {
         channels.retain(|name, stored| {
             stored.backlog.expire(now);
             let unused = stored.backlog.is_empty() && hub.subscribers(name) == 0;
-            !(unused && stored.touched.elapsed() >= self.limits.channel_idle)
+            !(unused && stored.touched.elapsed() >= self.bounds.channel_idle)
         });
         before - channels.len()
     }
@@ -82,13 +82,13 @@ impl Memory {
     }
 
     fn stored<'a>(&self, channels: &'a mut HashMap<String, Stored>, name: &str) -> Result<&'a mut Stored, BusError> {
-        let limits = &self.limits;
-        if channels.len() >= limits.max_channels && !channels.contains_key(name) {
+        let bounds = &self.bounds;
+        if channels.len() >= bounds.max_channels && !channels.contains_key(name) {
             return Err(BusError::TooManyChannels);
         }
         let stored = channels.entry(name.to_owned()).or_insert_with(|| {
             let head = self.last_seq.load(Ordering::Relaxed);
-            Stored { backlog: Backlog::new(limits.backlog_size, limits.backlog_max_age, head), touched: Instant::now() }
+            Stored { backlog: Backlog::new(bounds.backlog_size, bounds.backlog_max_age, head), touched: Instant::now() }
         });
         stored.backlog.expire(now_ms());
         stored.touched = Instant::now();

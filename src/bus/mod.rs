@@ -30,9 +30,9 @@ use hub::Hub;
 use memory::Memory;
 use redis::RedisStore;
 
-/// The bus's bounds, taken from the settings.
+/// How much the bus keeps, taken from the settings.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub struct Bounds {
     pub backlog_size: usize,
     pub backlog_max_age: Duration,
     /// Live events buffered per channel for subscribers that read slowly; one that falls
@@ -84,7 +84,7 @@ struct Inner {
     store: Store,
     hub: Hub,
     permits: Arc<Semaphore>,
-    limits: Limits,
+    bounds: Bounds,
 }
 
 /// The Redis futures are boxed where they are awaited: they are several kilobytes, and
@@ -97,24 +97,24 @@ enum Store {
 
 impl Bus {
     /// A bus on the embedded in-memory store.
-    pub fn in_memory(limits: Limits) -> Self {
-        Bus::with_store(Store::Memory(Memory::new(limits.clone())), &limits)
+    pub fn in_memory(bounds: Bounds) -> Self {
+        Bus::with_store(Store::Memory(Memory::new(bounds.clone())), &bounds)
     }
 
     /// A bus on the Redis at `url`, shared with every node that uses the same Redis.
-    pub async fn on_redis(url: &str, limits: Limits) -> anyhow::Result<Self> {
-        Ok(Bus::with_store(Store::Redis(RedisStore::connect(url, limits.clone()).await?), &limits))
+    pub async fn on_redis(url: &str, bounds: Bounds) -> anyhow::Result<Self> {
+        Ok(Bus::with_store(Store::Redis(RedisStore::connect(url, bounds.clone()).await?), &bounds))
     }
 
-    fn with_store(store: Store, limits: &Limits) -> Self {
-        let permits = Arc::new(Semaphore::new(limits.max_subscribers.min(Semaphore::MAX_PERMITS)));
-        let hub = Hub::new(limits.fanout_buffer);
-        Bus { inner: Arc::new(Inner { store, hub, permits, limits: limits.clone() }) }
+    fn with_store(store: Store, bounds: &Bounds) -> Self {
+        let permits = Arc::new(Semaphore::new(bounds.max_subscribers.min(Semaphore::MAX_PERMITS)));
+        let hub = Hub::new(bounds.fanout_buffer);
+        Bus { inner: Arc::new(Inner { store, hub, permits, bounds: bounds.clone() }) }
     }
 
     /// The bounds this bus was made with.
-    pub fn limits(&self) -> Limits {
-        self.inner.limits.clone()
+    pub fn bounds(&self) -> Bounds {
+        self.inner.bounds.clone()
     }
 
     /// The id of sequence number `seq` in this bus's epoch.

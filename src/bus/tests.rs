@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::*;
 
 fn bus(backlog_size: usize, fanout_buffer: usize) -> Bus {
-    Bus::in_memory(Limits {
+    Bus::in_memory(Bounds {
         backlog_size,
         backlog_max_age: Duration::from_secs(3600),
         fanout_buffer,
@@ -112,7 +112,7 @@ async fn dropping_a_subscription_releases_it_and_its_permit() {
 
 #[tokio::test]
 async fn a_dropped_channel_comes_back_with_new_ids_and_a_gap_for_old_cursors() {
-    let bus = Bus::in_memory(Limits { backlog_max_age: Duration::ZERO, ..bus(10, 4).limits() });
+    let bus = Bus::in_memory(Bounds { backlog_max_age: Duration::ZERO, ..bus(10, 4).bounds() });
     let old = publish(&bus, "x").await;
     tokio::time::sleep(Duration::from_millis(2)).await;
     assert_eq!(bus.sweep(), 1);
@@ -126,7 +126,7 @@ async fn a_dropped_channel_comes_back_with_new_ids_and_a_gap_for_old_cursors() {
 
 #[tokio::test]
 async fn a_cursor_at_the_last_id_issued_before_a_channel_came_back_resumes_cleanly() {
-    let bus = Bus::in_memory(Limits { backlog_max_age: Duration::ZERO, ..bus(10, 4).limits() });
+    let bus = Bus::in_memory(Bounds { backlog_max_age: Duration::ZERO, ..bus(10, 4).bounds() });
     let old = publish(&bus, "x").await;
     tokio::time::sleep(Duration::from_millis(2)).await;
     bus.sweep();
@@ -147,7 +147,7 @@ async fn a_new_channel_past_the_maximum_is_refused_and_existing_ones_keep_workin
 
 #[tokio::test]
 async fn channels_with_subscribers_are_never_swept() {
-    let bus = Bus::in_memory(Limits { backlog_max_age: Duration::ZERO, ..bus(10, 4).limits() });
+    let bus = Bus::in_memory(Bounds { backlog_max_age: Duration::ZERO, ..bus(10, 4).bounds() });
     let _subscriber = bus.subscribe("c", Cursor::Live).await.unwrap();
     assert_eq!(bus.sweep(), 0);
     assert_eq!(bus.channel_count(), 1);

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::bus::{Bus, check_channel};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::publish::authorize;
-use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/demo/jobs", web::post().to(start));

@@ -14,9 +14,9 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::Admitted;
 use crate::bus::{Id, Item, Subscription};
-use crate::limits::Counted;
+use crate::gateway::Gateway;
+use crate::limits::ConnectionSlot;
 use crate::observe::{Delivery, Metrics, Transport};
-use crate::startup::Gateway;
 
 /// How one transport frames what the loop sends. Every method is a pure encoder.
 pub trait Framing: 'static {
@@ -61,13 +61,13 @@ impl End {
 /// One held response. Its timers and its shutdown signal live as long as it does: made
 /// anew for every event, each would be registered and cleared again for every subscriber
 /// at every event, a few percent of the gateway's CPU in a large fan-out.
-struct Held<F: Framing> {
+struct HeldConnection<F: Framing> {
     subscription: Subscription,
     framing: F,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     metrics: Arc<Metrics>,
     delivery: Delivery,
-    _counted: (crate::observe::Held, Counted),
+    _counted: (crate::observe::Tracked, ConnectionSlot),
     heartbeat: Duration,
     /// Fires at the heartbeat interval after the last write; moved on lazily, only when it
     /// fires early because something was written since it was set.
@@ -88,7 +88,7 @@ struct Held<F: Framing> {
 /// The body of a held response: the open frame, then items, heartbeats when idle, and a
 /// close frame when the response reaches its age or byte cap, its subscriber's token
 /// expires or it falls too far behind, or the gateway shuts down.
-pub fn hold<F: Framing>(
+pub fn held_body<F: Framing>(
     admitted: Admitted,
     framing: F,
     gateway: &Gateway,
@@ -100,13 +100,13 @@ pub fn hold<F: Framing>(
         Some(expiry) if expiry < max_age => (expiry, End::TokenExpired),
         _ => (max_age, End::MaxAge),
     };
-    let held = Held {
+    let held = HeldConnection {
         subscription: admitted.subscription,
         framing,
         shutdown: Box::pin(gateway.shutdown.clone().cancelled_owned()),
         metrics: gateway.metrics.clone(),
         delivery: gateway.metrics.delivery(F::TRANSPORT),
-        _counted: (gateway.metrics.hold(F::TRANSPORT), admitted.counted),
+        _counted: (gateway.metrics.track_subscriber(F::TRANSPORT), admitted.slot),
         heartbeat: settings.heartbeat,
         idle: Box::pin(sleep_until(started + settings.heartbeat)),
         last_write: started,
@@ -130,7 +130,7 @@ pub fn hold<F: Framing>(
     })
 }
 
-impl<F: Framing> Held<F> {
+impl<F: Framing> HeldConnection<F> {
     async fn next_frame(&mut self) -> Option<Bytes> {
         if !self.opened {
             self.opened = true;
@@ -210,7 +210,7 @@ impl<F: Framing> Held<F> {
 
 /// One log line per held connection, whatever ended it; a client that left ends it by
 /// dropping the body before the loop ended it.
-impl<F: Framing> Drop for Held<F> {
+impl<F: Framing> Drop for HeldConnection<F> {
     fn drop(&mut self) {
         let reason = self.ended.unwrap_or(End::ClientGone).name();
         let lasted_ms = self.started.elapsed().as_millis() as u64;

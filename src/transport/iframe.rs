@@ -5,11 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use serde_json::json;
 
-use super::{Framing, SubscribeQuery, held_response, hold, json, subscribe};
+use super::{Framing, SubscribeQuery, held_body, held_response, json, subscribe};
 use crate::bus::{Cursor, Id, Item};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::observe::Transport;
-use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/iframe/{channel}", web::get().to(connect));
@@ -25,7 +25,7 @@ async fn connect(
     let callback = check_callback(query.callback.as_deref().unwrap_or(DEFAULT_CALLBACK))?;
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let framing = Scripts { callback: callback.to_owned() };
-    let body = hold(admitted, framing, &gateway);
+    let body = held_body(admitted, framing, &gateway);
     Ok(held_response("text/html; charset=utf-8").streaming(body))
 }
 

@@ -2,7 +2,7 @@
 //! and the JSON encoding of an event.
 //!
 //! Each transport owns its routes and a [`Framing`]; the loop that holds a connection open
-//! (next event, heartbeat, age and byte caps, shutdown) is [`hold`], written once.
+//! (next event, heartbeat, age and byte caps, shutdown) is [`held_body`], written once.
 
 mod held;
 pub mod iframe;
@@ -19,10 +19,10 @@ use serde::Deserialize;
 
 use crate::bus::{Cursor, Subscription, check_channel};
 use crate::error::ApiError;
-use crate::limits::Counted;
-use crate::startup::Gateway;
+use crate::gateway::Gateway;
+use crate::limits::ConnectionSlot;
 
-pub use held::{Framing, hold};
+pub use held::{Framing, held_body};
 
 /// Registers every transport's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,7 +47,7 @@ pub struct Admitted {
     pub subscription: Subscription,
     pub valid_for: Option<Duration>,
     /// The connection as counted against its peer's limit, for as long as it is held.
-    pub counted: Counted,
+    pub slot: ConnectionSlot,
 }
 
 /// Admits the request to the channel from the path (checking its token when the gateway
@@ -64,8 +64,8 @@ pub async fn subscribe(
         Some(tokens) => Some(tokens.check(request, query.token.as_deref(), channel)?),
         None => None,
     };
-    let counted = gateway.limits.hold(request)?;
-    Ok(Admitted { subscription: gateway.bus.subscribe(channel, cursor).await?, valid_for, counted })
+    let slot = gateway.limits.take_connection(request)?;
+    Ok(Admitted { subscription: gateway.bus.subscribe(channel, cursor).await?, valid_for, slot })
 }
 
 /// A response with the headers every held connection needs: never cached, never buffered

@@ -12,8 +12,8 @@ use bytes::{Bytes, BytesMut};
 use super::{Admitted, SubscribeQuery, held_response, json, subscribe};
 use crate::bus::{Cursor, Id, Item, Subscription};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::observe::Transport;
-use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/poll/{channel}", web::get().to(poll));
@@ -29,7 +29,8 @@ async fn poll(
     let timeout = poll_timeout(query.timeout.as_deref(), gateway.settings.poll_timeout)?;
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let timeout = admitted.valid_for.map_or(timeout, |left| timeout.min(left));
-    let mut poll = Poll { admitted, _counted: gateway.metrics.hold(Transport::Poll), gateway: gateway.into_inner() };
+    let mut poll =
+        Poll { admitted, _tracked: gateway.metrics.track_subscriber(Transport::Poll), gateway: gateway.into_inner() };
     let mut response = held_response("application/json");
     let mut answer = Answer::default();
     if let Some(item) = poll.admitted.subscription.try_next() {
@@ -53,7 +54,7 @@ async fn poll(
 /// One poll in progress, counted as a subscriber until it is answered.
 struct Poll {
     admitted: Admitted,
-    _counted: crate::observe::Held,
+    _tracked: crate::observe::Tracked,
     gateway: Arc<Gateway>,
 }
 

@@ -5,11 +5,11 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 
-use super::{Framing, SubscribeQuery, held_response, hold, subscribe};
+use super::{Framing, SubscribeQuery, held_body, held_response, subscribe};
 use crate::bus::{Cursor, DEFAULT_EVENT_TYPE, Event, Format, Id, Item};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::observe::Transport;
-use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sse/{channel}", web::get().to(connect));
@@ -28,7 +28,7 @@ async fn connect(
     };
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let framing = Sse { retry: gateway.settings.sse_retry };
-    let body = hold(admitted, framing, &gateway);
+    let body = held_body(admitted, framing, &gateway);
     Ok(held_response("text/event-stream; charset=utf-8").streaming(body))
 }
 

@@ -4,11 +4,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
-use super::{Framing, SubscribeQuery, held_response, hold, json, subscribe};
+use super::{Framing, SubscribeQuery, held_body, held_response, json, subscribe};
 use crate::bus::{Cursor, Event, Format, Id, Item};
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 use crate::observe::Transport;
-use crate::startup::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/stream/{channel}", web::get().to(connect));
@@ -21,7 +21,7 @@ async fn connect(
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
     let admitted = subscribe(&gateway, &request, &channel, &query, Cursor::parse(&query.cursor)?).await?;
-    let body = hold(admitted, JsonLines, &gateway);
+    let body = held_body(admitted, JsonLines, &gateway);
     Ok(held_response("text/plain; charset=utf-8").streaming(body))
 }
 

@@ -15,7 +15,7 @@ use redis::{Script, Value};
 use super::backlog::Replay;
 use super::event::Event;
 use super::id::{Cursor, Id};
-use super::{BusError, Limits, now_ms};
+use super::{Bounds, BusError, now_ms};
 
 pub use relay::run_relay;
 
@@ -29,7 +29,7 @@ pub struct RedisStore {
     client: redis::Client,
     connection: ConnectionManager,
     epoch: u64,
-    limits: Limits,
+    bounds: Bounds,
     scripts: Arc<Scripts>,
 }
 
@@ -41,7 +41,7 @@ struct Scripts {
 impl RedisStore {
     /// Connects and reads (or sets) the epoch shared by every node on this Redis. Fails
     /// when Redis cannot be reached, so a node never starts without its store.
-    pub async fn connect(url: &str, limits: Limits) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, bounds: Bounds) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).with_context(|| format!("bad Redis URL {url:?}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -66,7 +66,7 @@ impl RedisStore {
             publish: Script::new(include_str!("publish.lua")),
             replay: Script::new(include_str!("replay.lua")),
         };
-        Ok(RedisStore { client, connection, epoch, limits, scripts: Arc::new(scripts) })
+        Ok(RedisStore { client, connection, epoch, bounds, scripts: Arc::new(scripts) })
     }
 
     pub fn epoch(&self) -> u64 {
@@ -80,7 +80,7 @@ impl RedisStore {
             .publish
             .key(stream_key(channel))
             .key(format!("{PREFIX}seq"))
-            .arg(self.limits.backlog_size)
+            .arg(self.bounds.backlog_size)
             .arg(kind)
             .arg(data)
             .arg(now_ms())
@@ -102,7 +102,7 @@ impl RedisStore {
             Cursor::After(_) | Cursor::Unknown => ("lost", 0),
         };
         let cutoff =
-            now_ms().saturating_sub(u64::try_from(self.limits.backlog_max_age.as_millis()).unwrap_or(u64::MAX));
+            now_ms().saturating_sub(u64::try_from(self.bounds.backlog_max_age.as_millis()).unwrap_or(u64::MAX));
         let (_head, _floor, gap, start, entries): (u64, u64, u8, u64, Vec<Value>) = self
             .scripts
             .replay
@@ -112,7 +112,7 @@ impl RedisStore {
             .arg(seq)
             .arg(cutoff)
             .arg(self.ttl_ms())
-            .arg(self.limits.backlog_size)
+            .arg(self.bounds.backlog_size)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
@@ -163,7 +163,7 @@ impl RedisStore {
     /// A stream outlives its newest event by the longer of the backlog age and the idle
     /// time of a channel, as a channel in memory does.
     fn ttl_ms(&self) -> u64 {
-        let ttl = self.limits.backlog_max_age.max(self.limits.channel_idle).max(Duration::from_secs(1));
+        let ttl = self.bounds.backlog_max_age.max(self.bounds.channel_idle).max(Duration::from_secs(1));
         u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
     }
 
