@@ -27,9 +27,12 @@ async fn main() -> anyhow::Result<()> {
             "no publish token is set: only loopback peers may publish, and behind a reverse proxy on this host every peer looks loopback; set --publish-token there"
         );
     }
-    let host = settings.bind.ip();
+    let (host, internal_host) = (settings.bind.ip(), settings.internal_bind.map(|address| address.ip()));
     let application = Application::build(settings).await?;
     println!("cometgate listening on http://{host}:{}", application.port());
+    if let (Some(internal_host), Some(port)) = (internal_host, application.internal_port()) {
+        println!("cometgate publishing API on http://{internal_host}:{port}");
+    }
     let shutdown = application.shutdown_token();
     tokio::spawn(async move {
         shutdown_signal().await;

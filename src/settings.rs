@@ -19,6 +19,12 @@ pub struct Settings {
     #[arg(help_heading = "Serving and access", long, env = "COMETGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// A second address for the publishers' and operators' side (publish API, channel
+    /// figures, `/metrics`, `/healthz`, `/readyz`), served by a worker of its own so that no
+    /// subscriber load delays a publish. With it, those routes leave `--bind`.
+    #[arg(help_heading = "Serving and access", long, env = "COMETGATE_INTERNAL_BIND")]
+    pub internal_bind: Option<SocketAddr>,
+
     /// Token publishers must send as `Authorization: Bearer <token>`. Without one, only
     /// loopback peers may publish (set one behind a reverse proxy on the same host).
     #[arg(help_heading = "Serving and access", long, env = "COMETGATE_PUBLISH_TOKEN", hide_env_values = true)]

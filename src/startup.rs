@@ -1,5 +1,7 @@
-//! Startup as a type: [`Application::build`] binds its own listener (port 0 works), wires
+//! Startup as a type: [`Application::build`] binds its own listeners (port 0 works), wires
 //! the bus, the routes and the shutdown token, and [`Application::run_until_stopped`] serves.
+
+use std::net::SocketAddr;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -15,11 +17,22 @@ use crate::limits::{self, check_head};
 use crate::settings::Settings;
 use crate::{demo, observe, publish, transport};
 
-/// A gateway bound to its address and ready to serve.
+/// A gateway bound to its address (and to its internal address, when it has one) and
+/// ready to serve.
 pub struct Application {
     port: u16,
-    server: Server,
+    internal_port: Option<u16>,
+    servers: Vec<Server>,
     shutdown: CancellationToken,
+}
+
+/// What a listener serves: everything, or with `--internal-bind` the subscribers' side
+/// on the public listener and the publishers' and operators' side on the internal one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    All,
+    Public,
+    Internal,
 }
 
 impl Application {
@@ -32,34 +45,34 @@ impl Application {
         tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));
         let gateway = web::Data::new(Gateway::new(bus, settings.clone(), shutdown.clone()));
         tokio::spawn(sweep_limits(gateway.clone(), shutdown.clone()));
-        let app = move || {
-            App::new().app_data(gateway.clone()).wrap(from_fn(cors)).wrap(from_fn(check_head)).configure(routes)
-        };
-        let mut server = HttpServer::new(app)
-            .on_connect(without_nagle)
-            .disable_signals()
-            // A browser never half-closes while it waits for events: a closed read side
-            // means the subscriber left, and it is released at once, not at the next write.
-            .h1_allow_half_closed(false)
-            .client_request_timeout(settings.request_timeout)
-            .shutdown_timeout(settings.drain.as_secs().max(1))
-            .backlog(settings.listen_backlog);
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
-        let server = match server.bind(settings.bind) {
-            Ok(server) => server,
-            Err(err) => {
-                shutdown.cancel();
-                return Err(err).with_context(|| format!("cannot listen on {}", settings.bind));
+        let listeners = match settings.internal_bind {
+            None => vec![(settings.bind, Side::All, settings.workers)],
+            Some(internal) => {
+                vec![(settings.bind, Side::Public, settings.workers), (internal, Side::Internal, Some(1))]
             }
         };
-        let port = server.addrs().first().map_or(settings.bind.port(), |address| address.port());
-        Ok(Application { port, server: server.run(), shutdown })
+        let mut bound = Vec::new();
+        for (address, side, workers) in listeners {
+            match listen(&gateway, address, side, workers) {
+                Ok(server) => bound.push(server),
+                Err(err) => {
+                    shutdown.cancel();
+                    return Err(err).with_context(|| format!("cannot listen on {address}"));
+                }
+            }
+        }
+        let ports: Vec<u16> = bound.iter().map(|(port, _)| *port).collect();
+        let servers = bound.into_iter().map(|(_, server)| server).collect();
+        Ok(Application { port: ports[0], internal_port: ports.get(1).copied(), servers, shutdown })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the internal listener, when `--internal-bind` is set.
+    pub fn internal_port(&self) -> Option<u16> {
+        self.internal_port
     }
 
     /// Cancelling this token shuts the gateway down: held responses end with their
@@ -69,24 +82,65 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let handle = self.server.handle();
+        let handles: Vec<_> = self.servers.iter().map(Server::handle).collect();
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             shutdown.cancelled().await;
-            handle.stop(true).await;
+            futures_util::future::join_all(handles.iter().map(|handle| handle.stop(true))).await;
         });
-        self.server.await
+        for result in futures_util::future::join_all(self.servers).await {
+            result?;
+        }
+        Ok(())
     }
 }
 
-/// Every route of the gateway, and JSON errors for what no handler sees.
-fn routes(cfg: &mut web::ServiceConfig) {
+/// One listener with workers of its own: publishers on the internal listener never wait
+/// for a worker that is busy with subscribers.
+fn listen(
+    gateway: &web::Data<Gateway>,
+    address: SocketAddr,
+    side: Side,
+    workers: Option<usize>,
+) -> std::io::Result<(u16, Server)> {
+    let settings = &gateway.settings;
+    let gateway = gateway.clone();
+    let app = move || {
+        App::new()
+            .app_data(gateway.clone())
+            .wrap(from_fn(cors))
+            .wrap(from_fn(check_head))
+            .configure(|cfg| routes(cfg, side))
+    };
+    let mut server = HttpServer::new(app)
+        .on_connect(without_nagle)
+        .disable_signals()
+        // A browser never half-closes while it waits for events: a closed read side
+        // means the subscriber left, and it is released at once, not at the next write.
+        .h1_allow_half_closed(false)
+        .client_request_timeout(settings.request_timeout)
+        .shutdown_timeout(settings.drain.as_secs().max(1))
+        .backlog(settings.listen_backlog);
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    let server = server.bind(address)?;
+    let port = server.addrs().first().map_or(address.port(), |bound| bound.port());
+    Ok((port, server.run()))
+}
+
+/// The routes of one side, and JSON errors for what no handler sees.
+fn routes(cfg: &mut web::ServiceConfig, side: Side) {
     cfg.app_data(web::QueryConfig::default().error_handler(|err, _| bad_request(err)))
         .app_data(web::PathConfig::default().error_handler(|err, _| bad_request(err)));
-    publish::configure(cfg);
-    transport::configure(cfg);
-    demo::configure(cfg);
-    observe::configure(cfg);
+    if side != Side::Public {
+        publish::configure(cfg);
+        observe::configure(cfg);
+    }
+    if side != Side::Internal {
+        transport::configure(cfg);
+        demo::configure(cfg);
+    }
     cfg.default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }));
 }
 

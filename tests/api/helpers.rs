@@ -23,6 +23,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub address: String,
+    /// The internal listener's address (publish API, figures, metrics), when it has one.
+    pub internal_address: Option<String>,
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
     /// The Redis this gateway (and any node started beside it) runs on.
@@ -46,9 +48,10 @@ async fn start(mut settings: Settings, redis: Option<Arc<Mutex<RedisServer>>>) -
     }
     let application = Application::build(settings.clone()).await.expect("gateway failed to start");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let internal_address = application.internal_port().map(|port| format!("http://127.0.0.1:{port}"));
     let shutdown = application.shutdown_token();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), shutdown, redis, settings }
+    TestApp { address, internal_address, client: reqwest::Client::new(), shutdown, redis, settings }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -82,7 +85,8 @@ impl TestApp {
     /// A client of a gateway that runs elsewhere (another process).
     pub fn at(address: String, redis: Option<Arc<Mutex<RedisServer>>>) -> TestApp {
         let settings = Settings::with_bind("127.0.0.1:0".parse().unwrap());
-        TestApp { address, client: reqwest::Client::new(), shutdown: CancellationToken::new(), redis, settings }
+        let client = reqwest::Client::new();
+        TestApp { address, internal_address: None, client, shutdown: CancellationToken::new(), redis, settings }
     }
 
     /// Another gateway node with the same settings on the same Redis.
@@ -92,6 +96,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// A URL of the publishers' side: the internal listener when there is one.
+    pub fn api_url(&self, path: &str) -> String {
+        format!("{}{}", self.internal_address.as_ref().unwrap_or(&self.address), path)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -105,7 +114,7 @@ impl TestApp {
         body: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
         let query = event.map(|e| format!("?event={e}")).unwrap_or_default();
-        let request = self.client.post(self.url(&format!("/channels/{channel}{query}"))).body(body);
+        let request = self.client.post(self.api_url(&format!("/channels/{channel}{query}"))).body(body);
         within(request.send()).await.expect("publish failed")
     }
 
@@ -127,7 +136,8 @@ impl TestApp {
     }
 
     pub async fn channel_info(&self, channel: &str) -> Value {
-        self.get(&format!("/channels/{channel}")).await.json().await.unwrap()
+        let request = self.client.get(self.api_url(&format!("/channels/{channel}")));
+        within(request.send()).await.expect("GET failed").json().await.unwrap()
     }
 
     /// Waits until the channel reports `count` subscribers.
