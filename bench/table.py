@@ -1,4 +1,5 @@
-"""Turns compare.sh's JSON lines into one markdown table: both servers and the ratio."""
+"""Turns compare.sh's JSON lines into markdown: both servers and the ratio, then cometgate's
+publish latency under subscriber load without and with --internal-bind."""
 import json
 import sys
 
@@ -33,3 +34,14 @@ for scenario, servers in runs.items():
         a, b = ours.get(key), theirs.get(key)
         ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "-"
         print(f"| {scenario} | {label} | {a} | {b} | {ratio} |")
+
+internal = [(scenario, servers) for scenario, servers in runs.items() if "cometgate-internal" in servers]
+if internal:
+    print()
+    print("| subscriber load | publish p50 (ms), one listener | with --internal-bind | ratio |")
+    print("| --- | --- | --- | --- |")
+    for scenario, servers in internal:
+        a = servers.get("cometgate", {}).get("publish_p50_ms")
+        b = servers["cometgate-internal"].get("publish_p50_ms")
+        ratio = f"{b / a:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a else "-"
+        print(f"| {scenario} | {a} | {b} | {ratio} |")

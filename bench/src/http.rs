@@ -45,7 +45,7 @@ pub async fn send(mut stream: TcpStream, request: &[u8]) -> anyhow::Result<Respo
 
 /// A GET with the given extra header lines (each ending in CRLF).
 pub fn get(path: &str, extra: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: bench\r\n{extra}\r\n").into_bytes()
+    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n").into_bytes()
 }
 
 impl Response {

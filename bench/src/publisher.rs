@@ -35,7 +35,8 @@ pub async fn run(
             tokio::time::sleep_until(started + Duration::from_secs_f64(seq as f64 / rate)).await;
         }
         let body = payload(seq, size);
-        let request = format!("POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        let request =
+            format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         let sent = now_us();
         let response = http::send(stream, request.as_bytes()).await?;
         let status = response.status;

@@ -18,6 +18,9 @@ struct Args {
     /// (events are published to the first).
     #[arg(long = "target", required = true)]
     targets: Vec<String>,
+    /// Where events are published (cometgate's `--internal-bind`); default: the first target.
+    #[arg(long)]
+    publish_to: Option<String>,
     /// How subscribers connect.
     #[arg(long, value_enum)]
     kind: Kind,
@@ -47,7 +50,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.targets.iter().all(|t| t.starts_with("127.")), "loadgen targets loopback only");
+    let publish_to = args.publish_to.clone().unwrap_or_else(|| args.targets[0].clone());
+    let loopback = |target: &String| target.starts_with("127.");
+    anyhow::ensure!(args.targets.iter().all(loopback) && loopback(&publish_to), "loadgen targets loopback only");
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let rss_before = stats::total(&args.pids, stats::rss_bytes);
     let started = Instant::now();
@@ -73,8 +78,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let cpu_before = stats::total(&args.pids, stats::cpu_seconds);
-    let published =
-        publisher::run(&args.targets[0], args.kind, &args.channel, args.events, args.rate, args.payload).await?;
+    let published = publisher::run(&publish_to, args.kind, &args.channel, args.events, args.rate, args.payload).await?;
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
         tallies.push(task.await?);
