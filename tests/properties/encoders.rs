@@ -1,15 +1,13 @@
 //! Any UTF-8 payload round-trips through each transport's encoder and a real parser of
 //! that framing.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use cometgate::bus::{Event, Id};
 use cometgate::transport::{json, sse, stream};
-use eventsource_stream::Eventsource;
 use futures_util::{FutureExt, StreamExt, stream as futures_stream};
 use proptest::prelude::*;
 use serde_json::Value;
+use sse_stream::SseStream;
 
 /// Text made of the contract's tricky pieces mixed with arbitrary characters.
 fn payload() -> impl Strategy<Value = String> {
@@ -48,19 +46,39 @@ fn event() -> impl Strategy<Value = Event> {
         .prop_map(|(epoch, seq, channel, kind, data, time)| Event::new(Id { epoch, seq }, channel, kind, data, time))
 }
 
-/// What an EventSource reports for the bytes, read by the `eventsource-stream` crate
-/// from a stream cut into chunks at `cuts`.
-fn parse_sse(bytes: &[u8], cuts: &[usize]) -> Vec<eventsource_stream::Event> {
+/// One event as an EventSource dispatches it.
+#[derive(Debug)]
+struct Dispatched {
+    /// The last event id, which an EventSource keeps from block to block.
+    id: String,
+    event: String,
+    data: String,
+}
+
+/// What an EventSource reports for the bytes, parsed by the `sse-stream` crate from a
+/// stream cut into chunks at `cuts`; the last id carries over as in a browser, and a
+/// block without data dispatches nothing.
+fn parse_sse(bytes: &[u8], cuts: &[usize]) -> Vec<Dispatched> {
     let mut chunks = Vec::new();
     let mut start = 0;
     for &cut in cuts.iter().chain([&bytes.len()]) {
         let cut = cut.clamp(start, bytes.len());
-        chunks.push(Ok::<_, Infallible>(Bytes::copy_from_slice(&bytes[start..cut])));
+        chunks.push(Ok::<_, std::io::Error>(Bytes::copy_from_slice(&bytes[start..cut])));
         start = cut;
     }
-    let events = futures_stream::iter(chunks).eventsource().collect::<Vec<_>>();
-    let events = events.now_or_never().expect("a finite stream parses without waiting");
-    events.into_iter().map(|event| event.expect("the SSE parser accepted the frame")).collect()
+    let blocks = SseStream::from_bytes_stream(futures_stream::iter(chunks)).collect::<Vec<_>>();
+    let blocks = blocks.now_or_never().expect("a finite stream parses without waiting");
+    let mut last_id = String::new();
+    let mut dispatched = Vec::new();
+    for block in blocks {
+        let block = block.expect("the SSE parser accepted the frame");
+        last_id = block.id.unwrap_or(last_id);
+        if let Some(data) = block.data {
+            let event = block.event.unwrap_or_else(|| "message".to_owned());
+            dispatched.push(Dispatched { id: last_id.clone(), event, data });
+        }
+    }
+    dispatched
 }
 
 /// The one documented SSE exception: CR and CRLF inside data reach the client as LF.
