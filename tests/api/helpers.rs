@@ -191,7 +191,7 @@ impl Incoming {
     }
 
     /// The bytes up to and including the next `delimiter`, or `None` once the body ended or
-    /// the connection broke (whatever was left then is returned by [`Incoming::rest`]).
+    /// the connection broke.
     pub async fn until(&mut self, delimiter: &[u8]) -> Option<Vec<u8>> {
         loop {
             if let Some(at) = self.buffer.windows(delimiter.len()).position(|w| w == delimiter) {
@@ -203,6 +203,27 @@ impl Incoming {
             match within(self.body.next()).await {
                 Some(Ok(chunk)) => self.push(&chunk),
                 Some(Err(_)) | None => self.ended = true,
+            }
+        }
+    }
+
+    /// The next bytes of the body (first what [`Incoming::until`] left over), or `None`
+    /// once it ended or the connection broke.
+    pub async fn chunk(&mut self) -> Option<Vec<u8>> {
+        if !self.buffer.is_empty() {
+            return Some(std::mem::take(&mut self.buffer));
+        }
+        if self.ended {
+            return None;
+        }
+        match within(self.body.next()).await {
+            Some(Ok(chunk)) => {
+                self.received += chunk.len();
+                Some(chunk.to_vec())
+            }
+            Some(Err(_)) | None => {
+                self.ended = true;
+                None
             }
         }
     }
@@ -219,10 +240,5 @@ impl Incoming {
     fn push(&mut self, chunk: &[u8]) {
         self.received += chunk.len();
         self.buffer.extend_from_slice(chunk);
-    }
-
-    /// What is left when the body has ended.
-    pub fn rest(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buffer)
     }
 }

@@ -8,8 +8,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep, sleep_until};
 
+use cometgate_wire::{Frame, Reader, Received};
+
 use super::Transport;
-use super::framing::{self, Frame};
 use crate::http;
 
 /// Everything one subscriber saw, checked against what was published once the run ends.
@@ -43,6 +44,9 @@ impl std::ops::AddAssign for Counts {
         self.errors += other.errors;
     }
 }
+
+/// The iframe callback the soak's pages name, as a page with several clients would.
+const CALLBACK: &str = "soak.sub";
 
 /// How a connection ended.
 enum Outcome {
@@ -107,7 +111,8 @@ impl Client {
         ledger.counts.requests += 1;
         let mut response = http::send(http::connect(&self.target).await?, &request).await?;
         anyhow::ensure!(response.status == 200, "{:?} answered {}", self.transport, response.status);
-        let (mut buffer, mut frames) = (Vec::new(), Vec::new());
+        let mut reader = Reader::new(self.transport).with_callback(CALLBACK);
+        let mut buffer = Vec::new();
         loop {
             tokio::select! {
                 read = response.next(&mut buffer) => {
@@ -118,12 +123,8 @@ impl Client {
                 () = sleep_until(cut_at) => return Ok(Outcome::Cut),
                 _ = self.published.changed(), if self.published.borrow().is_none() => {}
             }
-            match self.transport {
-                Transport::Sse => framing::sse(&mut buffer, &mut frames)?,
-                Transport::Stream => framing::stream(&mut buffer, &mut frames)?,
-                _ => framing::iframe(&mut buffer, &mut frames)?,
-            }
-            let ended = record(frames.drain(..), cursor, ledger)?;
+            let ended = record(reader.push(&buffer)?.into_iter(), cursor, ledger)?;
+            buffer.clear();
             if self.complete(ledger) {
                 return Ok(Outcome::Complete);
             }
@@ -141,7 +142,7 @@ impl Client {
             Transport::Sse if cursor == "earliest" => http::get(&format!("/sse/{channel}?cursor=earliest"), ""),
             Transport::Sse => http::get(&format!("/sse/{channel}"), &format!("Last-Event-ID: {cursor}\r\n")),
             Transport::Stream => http::get(&format!("/stream/{channel}?cursor={cursor}"), ""),
-            _ => http::get(&format!("/iframe/{channel}?cursor={cursor}&callback=soak.sub"), ""),
+            _ => http::get(&format!("/iframe/{channel}?cursor={cursor}&callback={CALLBACK}"), ""),
         }
     }
 
@@ -172,7 +173,7 @@ impl Client {
                 answer = answer => answer?,
                 () = sleep_until(cut_at) => return Ok(Outcome::Cut),
             };
-            let (frames, next) = framing::poll(&body)?;
+            let (frames, next) = cometgate_wire::poll(&body)?;
             record(frames.into_iter(), cursor, ledger)?;
             *cursor = next;
             *connection = Some(stream);
@@ -185,12 +186,13 @@ fn record(frames: impl Iterator<Item = Frame>, cursor: &mut String, ledger: &mut
     let mut ended = false;
     for frame in frames {
         match frame {
-            Frame::Event { id, data } => {
+            Frame::Event(Received { id, data, .. }) => {
                 ledger.seqs.push(sequence(&data)?);
                 *cursor = id;
             }
-            Frame::Gap => ledger.counts.gaps += 1,
-            Frame::End => ended = true,
+            Frame::Gap(_) => ledger.counts.gaps += 1,
+            Frame::Close(_) => ended = true,
+            Frame::Open(_) | Frame::Heartbeat => {}
         }
     }
     Ok(ended)

@@ -2,25 +2,11 @@
 //! each received against what its channel was sent.
 
 pub mod client;
-pub mod framing;
 
 use std::collections::HashSet;
 
-use clap::ValueEnum;
-
 pub use client::{Client, Counts, Ledger};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
-pub enum Transport {
-    Sse,
-    Poll,
-    Stream,
-    Iframe,
-}
-
-impl Transport {
-    pub const ALL: [Transport; 4] = [Transport::Sse, Transport::Poll, Transport::Stream, Transport::Iframe];
-}
+pub use cometgate_wire::Transport;
 
 /// One transport's totals over its subscribers.
 #[derive(Debug, Default)]

@@ -1,0 +1,211 @@
+//! The streaming framings, read as their bytes arrive: SSE blocks, streaming-XHR lines and
+//! the hidden iframe's `<script>` calls.
+
+use anyhow::{Context, bail, ensure};
+use serde_json::Value;
+
+use super::{Frame, Received, Transport, oldest, received, text};
+
+/// Bytes of the streaming-XHR padding line, its newline included.
+const STREAM_PADDING: usize = 2048;
+/// Fewest bytes of the iframe page before its first script.
+const IFRAME_PRELUDE: usize = 1024;
+/// What follows the iframe's last script.
+const IFRAME_TAIL: &[u8] = b"</body></html>\n";
+
+/// Reads one streaming response. Give it every byte in order with [`Reader::push`], and
+/// call [`Reader::end`] when the body ends.
+pub struct Reader {
+    transport: Transport,
+    callback: String,
+    buffer: Vec<u8>,
+    /// SSE: the last id seen, which an EventSource keeps from block to block.
+    last_id: Option<String>,
+    /// Whether a unit was read: padding and prelude may only come first.
+    started: bool,
+}
+
+impl Reader {
+    /// A reader of `transport`'s framing; the iframe's callback is `comet` unless
+    /// [`Reader::with_callback`] names another.
+    pub fn new(transport: Transport) -> Self {
+        let callback = "comet".to_owned();
+        Reader { transport, callback, buffer: Vec::new(), last_id: None, started: false }
+    }
+
+    /// Expects the iframe's scripts to call `parent.<callback>`.
+    pub fn with_callback(mut self, callback: &str) -> Self {
+        callback.clone_into(&mut self.callback);
+        self
+    }
+
+    /// Takes the next bytes of the body and returns every frame they complete.
+    pub fn push(&mut self, bytes: &[u8]) -> anyhow::Result<Vec<Frame>> {
+        self.buffer.extend_from_slice(bytes);
+        let delimiter: &[u8] = match self.transport {
+            Transport::Sse => b"\n\n",
+            Transport::Stream => b"\n",
+            Transport::Iframe => b"</script>\n",
+            Transport::Poll => bail!("a long-poll answer is read whole, with wire::poll"),
+        };
+        let mut frames = Vec::new();
+        while let Some(at) = self.buffer.windows(delimiter.len()).position(|w| w == delimiter) {
+            let unit: Vec<u8> = self.buffer.drain(..at + delimiter.len()).collect();
+            let unit = String::from_utf8(unit).context("a frame that is not UTF-8")?;
+            frames.extend(self.read(&unit[..at])?);
+            self.started = true;
+        }
+        Ok(frames)
+    }
+
+    /// The close the end of the body means: SSE resumes from the last id seen, the others
+    /// from their last `reconnect` or `timeout` frame. A body cut inside a frame is an error.
+    pub fn end(&mut self) -> anyhow::Result<Frame> {
+        let rest = std::mem::take(&mut self.buffer);
+        let tail_allowed = self.transport == Transport::Iframe && rest == IFRAME_TAIL;
+        ensure!(rest.is_empty() || tail_allowed, "the body ended inside a frame: {:?}", String::from_utf8_lossy(&rest));
+        Ok(Frame::Close(if self.transport == Transport::Sse { self.last_id.clone() } else { None }))
+    }
+
+    fn read(&mut self, unit: &str) -> anyhow::Result<Option<Frame>> {
+        match self.transport {
+            Transport::Sse => self.sse_block(unit).map(Some),
+            Transport::Stream => self.stream_line(unit),
+            _ => self.script(unit).map(Some),
+        }
+    }
+
+    /// One SSE block: the open block (`retry` and `id`), a heartbeat comment, a gap or an
+    /// event.
+    fn sse_block(&mut self, block: &str) -> anyhow::Result<Frame> {
+        let (mut id, mut event, mut data, mut retry) = (None, None, Vec::new(), false);
+        for line in block.split('\n') {
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "" => return Ok(Frame::Heartbeat),
+                "id" => id = Some(value.to_owned()),
+                "event" => event = Some(value.to_owned()),
+                "data" => data.push(value),
+                "retry" => retry = true,
+                other => bail!("unknown SSE field {other:?}"),
+            }
+        }
+        if let Some(id) = &id {
+            self.last_id = Some(id.clone());
+        }
+        if retry {
+            return id.map(Frame::Open).context("an open block without id");
+        }
+        if event.as_deref() == Some("comet-gap") {
+            ensure!(id.is_none(), "a gap signal moved the cursor");
+            let signal: Value = serde_json::from_str(&data.join("\n")).context("gap data")?;
+            return Ok(Frame::Gap(oldest(&signal)?));
+        }
+        let id = id.context("an event without id")?;
+        let event = event.unwrap_or_else(|| "message".to_owned());
+        Ok(Frame::Event(Received { id, event, data: data.join("\n") }))
+    }
+
+    /// One streaming-XHR line; the padding line (first only) is no frame.
+    fn stream_line(&mut self, line: &str) -> anyhow::Result<Option<Frame>> {
+        if line.bytes().all(|b| b == b' ') {
+            ensure!(!self.started && line.len() + 1 == STREAM_PADDING, "padding of {} bytes", line.len() + 1);
+            return Ok(None);
+        }
+        let object: Value = serde_json::from_str(line).with_context(|| format!("stream line {line:?}"))?;
+        Ok(Some(match object["type"].as_str() {
+            Some("open") => Frame::Open(text(&object, "cursor")?),
+            Some("event") => Frame::Event(received(&object)?),
+            Some("gap") => Frame::Gap(oldest(&object)?),
+            Some("heartbeat") => Frame::Heartbeat,
+            Some("reconnect") => Frame::Close(Some(text(&object, "cursor")?)),
+            _ => bail!("unknown stream line {line}"),
+        }))
+    }
+
+    /// One `<script>parent.<callback>.<method>(<args>)</script>` call; the page's head and
+    /// padding come before the first.
+    fn script(&mut self, unit: &str) -> anyhow::Result<Frame> {
+        let (prelude, script) = unit.split_once("<script>").context("a unit without a script")?;
+        if self.started {
+            ensure!(prelude.is_empty(), "text between scripts: {prelude:?}");
+        } else {
+            ensure!(prelude.contains("<!--") && prelude.len() > IFRAME_PRELUDE, "an iframe prelude under 1 KiB");
+        }
+        let call = script.strip_prefix("parent.").and_then(|call| call.strip_prefix(self.callback.as_str()));
+        let call = call.and_then(|call| call.strip_prefix('.')).with_context(|| format!("not a callback: {script}"))?;
+        let (method, args) = call.strip_suffix(')').and_then(|call| call.split_once('(')).context("not a call")?;
+        let json = || serde_json::from_str::<Value>(args).with_context(|| format!("{method} arguments"));
+        Ok(match method {
+            "showMsg" => Frame::Event(received(&json()?)?),
+            "gap" => Frame::Gap(oldest(&json()?)?),
+            "heartbeat" if args.is_empty() => Frame::Heartbeat,
+            "timeout" => Frame::Close(Some(json()?.as_str().context("a timeout without cursor")?.to_owned())),
+            _ => bail!("unknown call {method}({args})"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, data: &str) -> Frame {
+        Frame::Event(Received { id: id.into(), event: "message".into(), data: data.into() })
+    }
+
+    fn read_all(reader: &mut Reader, parts: &[&[u8]]) -> Vec<Frame> {
+        parts.iter().flat_map(|part| reader.push(part).unwrap()).collect()
+    }
+
+    #[test]
+    fn sse_blocks_split_across_reads_and_the_last_id_closes() {
+        let mut reader = Reader::new(Transport::Sse);
+        let parts: [&[u8]; 2] = [
+            b"retry: 2000\nid: 1-0\n\n: heartbeat\n\nid: 1-1\ndata: a\ndata: b\n\nevent: comet-gap\nda",
+            b"ta: {\"oldest\":\"1-4\"}\n\n",
+        ];
+        let frames = read_all(&mut reader, &parts);
+        let expected =
+            [Frame::Open("1-0".into()), Frame::Heartbeat, event("1-1", "a\nb"), Frame::Gap(Some("1-4".into()))];
+        assert_eq!(frames, expected);
+        assert_eq!(reader.end().unwrap(), Frame::Close(Some("1-1".into())));
+    }
+
+    #[test]
+    fn an_sse_body_cut_inside_a_block_or_an_unknown_field_is_an_error() {
+        let mut reader = Reader::new(Transport::Sse);
+        reader.push(b"id: 1-1\ndata: a\n").unwrap();
+        assert!(reader.end().is_err());
+        assert!(Reader::new(Transport::Sse).push(b"colour: red\n\n").is_err());
+    }
+
+    #[test]
+    fn stream_lines_after_exactly_two_kilobytes_of_padding() {
+        let mut reader = Reader::new(Transport::Stream);
+        let padding = format!("{}\n{{\"type\":\"open\",\"cursor\":\"1-0\"}}\n", " ".repeat(2047));
+        let lines = b"{\"type\":\"event\",\"id\":\"1-1\",\"event\":\"message\",\"data\":\"x\\ny\"}\n{\"type\":\"reconnect\",\"cursor\":\"1-1\"}\n";
+        let frames = read_all(&mut reader, &[padding.as_bytes(), lines]);
+        assert_eq!(frames, [Frame::Open("1-0".into()), event("1-1", "x\ny"), Frame::Close(Some("1-1".into()))]);
+        assert!(Reader::new(Transport::Stream).push(format!("{}\n", " ".repeat(100)).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn iframe_scripts_with_a_dotted_callback_and_the_page_tail() {
+        let mut reader = Reader::new(Transport::Iframe).with_callback("a.b");
+        let prelude = format!("<html><body>\n<!--{}-->\n", " ".repeat(1024));
+        let scripts = b"<script>parent.a.b.showMsg({\"id\":\"1-1\",\"event\":\"message\",\"data\":\"\\u003c/script\\u003e\"})</script>\n\
+            <script>parent.a.b.heartbeat()</script>\n<script>parent.a.b.timeout(\"1-1\")</script>\n</body></html>\n";
+        let frames = read_all(&mut reader, &[prelude.as_bytes(), scripts]);
+        assert_eq!(frames, [event("1-1", "</script>"), Frame::Heartbeat, Frame::Close(Some("1-1".into()))]);
+        assert_eq!(reader.end().unwrap(), Frame::Close(None));
+    }
+
+    #[test]
+    fn an_iframe_calling_another_callback_is_an_error() {
+        let mut reader = Reader::new(Transport::Iframe);
+        let page = format!("<!--{}-->\n<script>parent.evil.showMsg({{}})</script>\n", " ".repeat(1024));
+        assert!(reader.push(page.as_bytes()).is_err());
+    }
+}
