@@ -84,6 +84,11 @@ pub struct Settings {
     #[arg(help_heading = "Transports", long, env = "COMETGATE_POLL_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub poll_batch: u32,
 
+    /// Bytes after which a long-poll answer takes no more events (it always carries at
+    /// least one); the client comes straight back for the rest with the answer's cursor.
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_POLL_MAX_BYTES", default_value_t = 256 * 1024)]
+    pub poll_max_bytes: usize,
+
     /// Age after which a streaming response ends itself with a reconnect frame.
     #[arg(help_heading = "Transports", long, env = "COMETGATE_STREAM_MAX_AGE", default_value = "10m", value_parser = humantime::parse_duration)]
     pub stream_max_age: Duration,

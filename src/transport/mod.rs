@@ -10,6 +10,8 @@ pub mod json;
 pub mod poll;
 pub mod sse;
 pub mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
