@@ -136,6 +136,17 @@ pub struct Settings {
     #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_UNSENT_BYTES", default_value_t = 1 << 20)]
     pub max_unsent_bytes: usize,
 
+    /// Kernel send buffer of each connection, in bytes (Linux reserves twice this); it bounds
+    /// what a client that stops reading holds in the kernel. 0: the kernel's autotuning.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_SEND_BUFFER", default_value_t = 64 * 1024)]
+    pub send_buffer: usize,
+
+    /// Longest sent data may stay unacknowledged, a zero window included, before the kernel
+    /// closes the connection (`TCP_USER_TIMEOUT`, Linux); the client resumes from its last
+    /// complete event. 0: the kernel's default.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_SEND_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub send_timeout: Duration,
+
     /// Longest the server waits for open requests after a shutdown signal.
     #[arg(help_heading = "Process", long, env = "COMETGATE_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
     pub drain: Duration,

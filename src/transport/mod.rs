@@ -8,6 +8,7 @@ mod held;
 pub mod iframe;
 pub mod json;
 pub mod poll;
+pub mod socket;
 pub mod sse;
 pub mod stream;
 #[cfg(test)]
