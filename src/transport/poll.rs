@@ -100,31 +100,39 @@ pub(super) struct Answer {
 
 impl Answer {
     pub(super) fn push(&mut self, item: Item) {
-        match item {
-            Item::Event(event) => {
-                let line = line(&event);
-                self.size += fields(&line).len() + 2;
-                self.events.push(line);
-                self.last = Some(event.id);
+        self.push_within(item, usize::MAX);
+    }
+
+    /// Adds the item unless it is an event that would take the answer past `max_bytes`
+    /// (the first event always goes in); says whether it went in.
+    fn push_within(&mut self, item: Item, max_bytes: usize) -> bool {
+        let event = match item {
+            Item::Event(event) => event,
+            Item::Gap { oldest } => {
+                self.gap = Some(oldest);
+                return true;
             }
-            Item::Gap { oldest } => self.gap = Some(oldest),
+        };
+        let line = line(&event);
+        let size = fields(&line).len() + 2;
+        if !self.events.is_empty() && self.size.saturating_add(size) > max_bytes {
+            return false;
         }
+        self.size += size;
+        self.events.push(line);
+        self.last = Some(event.id);
+        true
     }
 
     /// Adds whatever else is ready now, up to `batch` events and about `max_bytes`. An
     /// event that would pass the bound is left out (the subscription is dropped after the
-    /// answer), and the client's cursor stops before it: the next poll starts there. The
-    /// first event always goes in, so a client moves on whatever the bound.
+    /// answer), and the client's cursor stops before it: the next poll starts there.
     fn fill(&mut self, subscription: &mut Subscription, batch: usize, max_bytes: usize) {
         while self.events.len() < batch {
             let Some(item) = subscription.try_next() else { break };
-            if let Item::Event(event) = &item {
-                let size = fields(&line(event)).len() + 2;
-                if !self.events.is_empty() && self.size + size > max_bytes {
-                    break;
-                }
+            if !self.push_within(item, max_bytes) {
+                break;
             }
-            self.push(item);
         }
     }
 
