@@ -90,6 +90,11 @@ pub struct Settings {
     #[arg(help_heading = "Transports", long, env = "COMETGATE_POLL_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub poll_batch: u32,
 
+    /// Bytes after which a long-poll answer takes no more events (it always carries at
+    /// least one); the client comes straight back for the rest with the answer's cursor.
+    #[arg(help_heading = "Transports", long, env = "COMETGATE_POLL_MAX_BYTES", default_value_t = 256 * 1024)]
+    pub poll_max_bytes: usize,
+
     /// Age after which a streaming response ends itself with a reconnect frame.
     #[arg(help_heading = "Transports", long, env = "COMETGATE_STREAM_MAX_AGE", default_value = "10m", value_parser = humantime::parse_duration)]
     pub stream_max_age: Duration,
@@ -136,6 +141,17 @@ pub struct Settings {
     /// from its cursor, losing nothing).
     #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_UNSENT_BYTES", default_value_t = 1 << 20)]
     pub max_unsent_bytes: usize,
+
+    /// Kernel send buffer of each connection, in bytes (Linux reserves twice this); it bounds
+    /// what a client that stops reading holds in the kernel. 0: the kernel's autotuning.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_SEND_BUFFER", default_value_t = 64 * 1024)]
+    pub send_buffer: usize,
+
+    /// Longest sent data may stay unacknowledged, a zero window included, before the kernel
+    /// closes the connection (`TCP_USER_TIMEOUT`, Linux); the client resumes from its last
+    /// complete event. 0: the kernel's default.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_SEND_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub send_timeout: Duration,
 
     /// Longest the server waits for open requests after a shutdown signal.
     #[arg(help_heading = "Process", long, env = "COMETGATE_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]

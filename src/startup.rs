@@ -113,7 +113,7 @@ fn listen(
             .configure(|cfg| routes(cfg, side))
     };
     let mut server = HttpServer::new(app)
-        .on_connect(without_nagle)
+        .on_connect(transport::socket::on_connect(settings))
         .disable_signals()
         // A browser never half-closes while it waits for events: a closed read side
         // means the subscriber left, and it is released at once, not at the next write.
@@ -142,14 +142,6 @@ fn routes(cfg: &mut web::ServiceConfig, side: Side) {
         demo::configure(cfg);
     }
     cfg.default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }));
-}
-
-/// Events are small writes that must leave at once: Nagle's algorithm would hold one back
-/// until the client acknowledges the last (up to 40 ms with delayed acks).
-fn without_nagle(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        let _ = tcp.set_nodelay(true);
-    }
 }
 
 async fn sweep_limits(gateway: web::Data<Gateway>, shutdown: CancellationToken) {

@@ -1,6 +1,7 @@
 //! The transport-neutral event, the names it carries, and its cache of encoded frames.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -17,32 +18,72 @@ pub struct Event {
     pub data: String,
     /// Unix time of the publish in milliseconds, so clients can measure delivery latency.
     pub time: u64,
+    /// Each format's encoding once asked for: `None` when it did not fit the budget.
     #[serde(skip)]
-    frames: [OnceLock<Bytes>; Format::COUNT],
+    frames: [OnceLock<Option<Bytes>>; Format::COUNT],
+    /// Bytes of the frames cached so far.
+    #[serde(skip)]
+    cached: AtomicUsize,
 }
 
 /// The encodings the transports share. Each event is encoded at most once per format,
-/// however many subscribers receive it.
+/// however many subscribers receive it, as long as its frames fit its budget.
 #[derive(Debug, Clone, Copy)]
 pub enum Format {
     Sse,
-    Json,
-    StreamLine,
+    /// The JSON line of streaming XHR, whose fields long-polling and the iframe reuse.
+    JsonLine,
 }
 
 impl Format {
-    const COUNT: usize = 3;
+    const COUNT: usize = 2;
 }
+
+/// Bytes of frames an event may cache beyond twice its payload: the id, channel, type and
+/// time fields and the framings' prefixes, twice over.
+const FRAME_OVERHEAD: usize = 1024;
 
 impl Event {
     pub fn new(id: Id, channel: String, kind: String, data: String, time: u64) -> Self {
-        let frames = Default::default();
-        Event { id, channel, kind, data, time, frames }
+        let (frames, cached) = Default::default();
+        Event { id, channel, kind, data, time, frames, cached }
     }
 
-    /// The event in `format`, encoded by `encode` the first time it is asked for.
+    /// The event in `format`, encoded by `encode` the first time it is asked for and kept
+    /// while the cached frames stay within twice the payload (plus a small constant), so an
+    /// event never holds more than about three times its payload. A payload that escapes
+    /// badly (control characters in JSON, line breaks in SSE) is encoded again for each
+    /// subscriber instead: it costs CPU, never memory.
     pub fn frame(&self, format: Format, encode: fn(&Event) -> Bytes) -> Bytes {
-        self.frames[format as usize].get_or_init(|| encode(self)).clone()
+        let mut fresh = None;
+        let cached = self.frames[format as usize].get_or_init(|| {
+            let frame = encode(self);
+            if self.reserve(frame.len()) {
+                return Some(frame);
+            }
+            fresh = Some(frame);
+            None
+        });
+        match cached {
+            Some(frame) => frame.clone(),
+            None => fresh.unwrap_or_else(|| encode(self)),
+        }
+    }
+
+    /// Bytes this event holds: its payload, names and cached frames.
+    pub fn held_bytes(&self) -> usize {
+        let frames = self.frames.iter().filter_map(|frame| frame.get()?.as_ref()).map(Bytes::len);
+        self.data.len() + self.channel.len() + self.kind.len() + frames.sum::<usize>()
+    }
+
+    fn reserve(&self, len: usize) -> bool {
+        let budget = 2 * self.data.len() + FRAME_OVERHEAD;
+        let before = self.cached.fetch_add(len, Ordering::Relaxed);
+        let fits = before + len <= budget;
+        if !fits {
+            self.cached.fetch_sub(len, Ordering::Relaxed);
+        }
+        fits
     }
 }
 
@@ -105,9 +146,20 @@ mod tests {
     #[test]
     fn a_frame_is_encoded_once_and_shared() {
         let event = Event::new(Id { epoch: 1, seq: 1 }, "c".into(), "m".into(), "d".into(), 0);
-        let first = event.frame(Format::Json, |e| Bytes::from(e.data.clone()));
-        let second = event.frame(Format::Json, |_| Bytes::from_static(b"encoded again"));
+        let first = event.frame(Format::JsonLine, |e| Bytes::from(e.data.clone()));
+        let second = event.frame(Format::JsonLine, |_| Bytes::from_static(b"encoded again"));
         assert_eq!(first, second);
         assert_eq!(first.as_ptr(), second.as_ptr());
+    }
+
+    #[test]
+    fn a_frame_past_the_budget_is_encoded_again_each_time() {
+        let event = Event::new(Id { epoch: 1, seq: 1 }, "c".into(), "m".into(), "d".into(), 0);
+        let huge = |_: &Event| Bytes::from(vec![b'x'; 4096]);
+        let first = event.frame(Format::Sse, huge);
+        let second = event.frame(Format::Sse, huge);
+        assert_eq!(first, second);
+        assert_ne!(first.as_ptr(), second.as_ptr());
+        assert_eq!(event.held_bytes(), 3);
     }
 }

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use serde_json::json;
 
-use super::{Framing, SubscribeQuery, held_body, held_response, json, subscribe};
-use crate::bus::{Cursor, Id, Item};
+use super::{Framing, SubscribeQuery, held_body, held_response, json, stream, subscribe};
+use crate::bus::{Cursor, Event, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::observe::Transport;
@@ -49,18 +49,38 @@ pub fn check_callback(callback: &str) -> Result<&str, ApiError> {
     })
 }
 
+/// An event as the iframe sends it to `callback`: `<script>parent.comet.showMsg({..})</script>`.
+pub fn encode(event: &Event, callback: &str) -> Bytes {
+    Scripts { callback: callback.to_owned() }.show(event)
+}
+
 /// `<script>parent.<callback>.<method>(<args>)</script>` chunks.
-struct Scripts {
-    callback: String,
+pub(super) struct Scripts {
+    pub(super) callback: String,
 }
 
 impl Scripts {
     fn call(&self, method: &str, args: &[u8]) -> Bytes {
-        let mut frame = BytesMut::with_capacity(args.len() + self.callback.len() + 40);
+        self.script(method, args.len(), |frame| frame.extend_from_slice(args))
+    }
+
+    /// `showMsg` with the event's JSON object, taken from its shared line and made safe
+    /// for the script as it is copied in (the line itself is plain JSON).
+    fn show(&self, event: &Event) -> Bytes {
+        let line = stream::line(event);
+        let fields = stream::fields(&line);
+        self.script("showMsg", fields.len() + 1, |frame| {
+            frame.extend_from_slice(b"{");
+            json::extend_script_safe(frame, fields);
+        })
+    }
+
+    fn script(&self, method: &str, size: usize, args: impl FnOnce(&mut BytesMut)) -> Bytes {
+        let mut frame = BytesMut::with_capacity(size + self.callback.len() + 40);
         for part in [b"<script>parent.", self.callback.as_bytes(), b".", method.as_bytes(), b"("] {
             frame.extend_from_slice(part);
         }
-        frame.extend_from_slice(args);
+        args(&mut frame);
         frame.extend_from_slice(b")</script>\n");
         frame.freeze()
     }
@@ -81,7 +101,7 @@ impl Framing for Scripts {
 
     fn item(&self, item: &Item) -> Bytes {
         match item {
-            Item::Event(event) => self.call("showMsg", &json::event(event)),
+            Item::Event(event) => self.show(event),
             Item::Gap { oldest } => self.call("gap", json::script_safe(&json!({ "oldest": oldest })).as_bytes()),
         }
     }
@@ -100,7 +120,6 @@ impl Framing for Scripts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::Event;
     use std::sync::Arc;
 
     fn text(bytes: Bytes) -> String {

@@ -1,31 +1,50 @@
-//! The one JSON encoding of an event that long-polling, streaming XHR and the iframe share.
+//! The JSON of an event, and the escaping that makes JSON safe inside an HTML `<script>`.
+//!
+//! Long-polling, streaming XHR and the iframe carry the same JSON object. It is encoded
+//! once per event, as the stream's line ([`super::stream::line`]); the poll splices its
+//! fields in, and the iframe escapes them as it copies them into its script.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 
-use crate::bus::{Event, Format};
+use crate::bus::Event;
 
-/// The event as a JSON object, encoded once and safe to embed in an HTML `<script>`.
+/// The event as a JSON object, `{"id":..,"channel":..,"event":..,"data":..,"time":..}`.
 pub fn event(event: &Event) -> Bytes {
-    event.frame(Format::Json, |event| Bytes::from(script_safe(event)))
+    Bytes::from(serde_json::to_vec(event).unwrap_or_else(|_| b"null".to_vec()))
 }
 
 /// JSON whose text cannot end a `<script>` element, open a comment, or break a JavaScript
 /// string: `<`, `>`, `&`, U+2028 and U+2029 become `\uXXXX` escapes. Outside strings JSON
 /// never contains these characters, so the escapes change no value.
 pub fn script_safe(value: &impl Serialize) -> String {
-    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
-    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return json;
-    }
-    let mut safe = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        match c {
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => safe.push_str(&format!("\\u{:04x}", c as u32)),
-            c => safe.push(c),
+    let json = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    let mut safe = BytesMut::with_capacity(json.len());
+    extend_script_safe(&mut safe, &json);
+    String::from_utf8(safe.to_vec()).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// Appends `json` to `out` with the escapes of [`script_safe`]. Working on bytes is sound:
+/// in UTF-8 no other character contains the bytes of `<`, `>`, `&`, U+2028 or U+2029.
+pub fn extend_script_safe(out: &mut BytesMut, json: &[u8]) {
+    let mut rest = json;
+    while let Some(at) = rest.iter().position(|&b| matches!(b, b'<' | b'>' | b'&' | 0xE2)) {
+        out.extend_from_slice(&rest[..at]);
+        let (escape, skip) = match &rest[at..] {
+            [b'<', ..] => ("\\u003c", 1),
+            [b'>', ..] => ("\\u003e", 1),
+            [b'&', ..] => ("\\u0026", 1),
+            [0xE2, 0x80, 0xA8, ..] => ("\\u2028", 3),
+            [0xE2, 0x80, 0xA9, ..] => ("\\u2029", 3),
+            _ => ("", 0),
+        };
+        match skip {
+            0 => out.put_u8(0xE2),
+            _ => out.extend_from_slice(escape.as_bytes()),
         }
+        rest = &rest[at + skip.max(1)..];
     }
-    safe
+    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]
@@ -35,23 +54,19 @@ mod tests {
 
     #[test]
     fn markup_and_line_separators_are_escaped() {
-        let data = "</script><!--&\u{2028}\u{2029}";
+        let data = "</script><!--&\u{2028}\u{2029}\u{2027}€";
         let escaped = script_safe(&data);
-        assert_eq!(escaped, r#""\u003c/script\u003e\u003c!--\u0026\u2028\u2029""#);
+        assert_eq!(escaped, "\"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028\\u2029\u{2027}€\"");
         assert_eq!(serde_json::from_str::<String>(&escaped).unwrap(), data);
     }
 
     #[test]
-    fn event_json_has_the_documented_fields() {
+    fn event_json_has_the_documented_fields_and_no_script_escapes() {
         let id = Id { epoch: 255, seq: 3 };
-        let event = Event::new(id, "news".into(), "message".into(), "a\0b".into(), 1700);
+        let event = Event::new(id, "news".into(), "message".into(), "a\0<b>".into(), 1700);
         assert_eq!(
-            event_text(&event),
-            r#"{"id":"ff-3","channel":"news","event":"message","data":"a\u0000b","time":1700}"#
+            String::from_utf8(super::event(&event).to_vec()).unwrap(),
+            r#"{"id":"ff-3","channel":"news","event":"message","data":"a\u0000<b>","time":1700}"#
         );
-    }
-
-    fn event_text(e: &Event) -> String {
-        String::from_utf8(event(e).to_vec()).unwrap()
     }
 }

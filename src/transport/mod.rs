@@ -1,5 +1,5 @@
 //! The four transports, and what they share: how a held connection is run, its headers,
-//! and the JSON encoding of an event.
+//! the JSON encoding of an event, and the options of every accepted socket.
 //!
 //! Each transport owns its routes and a [`Framing`]; the loop that holds a connection open
 //! (next event, heartbeat, age and byte caps, shutdown) is [`held_body`], written once.
@@ -8,8 +8,11 @@ mod held;
 pub mod iframe;
 pub mod json;
 pub mod poll;
+pub mod socket;
 pub mod sse;
 pub mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 

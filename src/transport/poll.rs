@@ -9,7 +9,8 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
-use super::{Admitted, SubscribeQuery, held_response, json, subscribe};
+use super::stream::{fields, line};
+use super::{Admitted, SubscribeQuery, held_response, subscribe};
 use crate::bus::{Cursor, Id, Item, Subscription};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
@@ -59,11 +60,12 @@ struct Poll {
 }
 
 impl Poll {
-    /// Adds what else is ready, up to the batch size, and encodes the answer.
+    /// Adds what else is ready, up to the batch size and byte bound, and encodes the answer.
     fn finish(self, mut answer: Answer) -> Bytes {
         let mut subscription = self.admitted.subscription;
-        answer.fill(&mut subscription, self.gateway.settings.poll_batch as usize);
-        let body = answer.encode(subscription.cursor());
+        let settings = &self.gateway.settings;
+        answer.fill(&mut subscription, settings.poll_batch as usize, settings.poll_max_bytes);
+        let body = answer.encode(answer.last.unwrap_or_else(|| subscription.cursor()));
         let metrics = &self.gateway.metrics;
         metrics.polls.inc();
         metrics.delivered(Transport::Poll, answer.events.len() as u64, body.len());
@@ -85,46 +87,69 @@ fn poll_timeout(requested: Option<&str>, max: Duration) -> Result<Duration, ApiE
     }
 }
 
-/// One poll's answer: its events and whether a gap came before them.
+/// One poll's answer: its events (as their shared JSON lines) and whether a gap came first.
 #[derive(Default)]
-struct Answer {
+pub(super) struct Answer {
     events: Vec<Bytes>,
     gap: Option<Option<Id>>,
+    /// Bytes the events take in the answer.
+    size: usize,
+    /// The id of the last event in the answer, where its client resumes.
+    last: Option<Id>,
 }
 
 impl Answer {
-    fn push(&mut self, item: Item) {
-        match item {
-            Item::Event(event) => self.events.push(json::event(&event)),
-            Item::Gap { oldest } => self.gap = Some(oldest),
-        }
+    pub(super) fn push(&mut self, item: Item) {
+        self.push_within(item, usize::MAX);
     }
 
-    /// Adds whatever else is ready now, up to `batch` events.
-    fn fill(&mut self, subscription: &mut Subscription, batch: usize) {
+    /// Adds the item unless it is an event that would take the answer past `max_bytes`
+    /// (the first event always goes in); says whether it went in.
+    fn push_within(&mut self, item: Item, max_bytes: usize) -> bool {
+        let event = match item {
+            Item::Event(event) => event,
+            Item::Gap { oldest } => {
+                self.gap = Some(oldest);
+                return true;
+            }
+        };
+        let line = line(&event);
+        let size = fields(&line).len() + 2;
+        if !self.events.is_empty() && self.size.saturating_add(size) > max_bytes {
+            return false;
+        }
+        self.size += size;
+        self.events.push(line);
+        self.last = Some(event.id);
+        true
+    }
+
+    /// Adds whatever else is ready now, up to `batch` events and about `max_bytes`. An
+    /// event that would pass the bound is left out (the subscription is dropped after the
+    /// answer), and the client's cursor stops before it: the next poll starts there.
+    fn fill(&mut self, subscription: &mut Subscription, batch: usize, max_bytes: usize) {
         while self.events.len() < batch {
             let Some(item) = subscription.try_next() else { break };
-            self.push(item);
+            if !self.push_within(item, max_bytes) {
+                break;
+            }
         }
     }
 
-    /// `{"events":[...],"cursor":"...","gap":false}`, with `"oldest"` after a gap; the
-    /// events are spliced in as encoded once for all subscribers.
-    fn encode(&self, cursor: Id) -> Bytes {
-        let size = self.events.iter().map(|e| e.len() + 1).sum::<usize>() + 96;
-        let mut body = BytesMut::with_capacity(size);
+    /// `{"events":[...],"cursor":"...","gap":false}`, with `"oldest"` after a gap; each
+    /// event's fields are spliced in as encoded once for all subscribers.
+    pub(super) fn encode(&self, cursor: Id) -> Bytes {
+        let mut body = BytesMut::with_capacity(self.size + 96);
         body.extend_from_slice(b"{\"events\":[");
         for (index, event) in self.events.iter().enumerate() {
-            if index > 0 {
-                body.extend_from_slice(b",");
-            }
-            body.extend_from_slice(event);
+            body.extend_from_slice(if index > 0 { b",{" } else { b"{" });
+            body.extend_from_slice(fields(event));
         }
         body.extend_from_slice(format!("],\"cursor\":\"{cursor}\",\"gap\":").as_bytes());
         match self.gap {
             None => body.extend_from_slice(b"false}"),
             Some(oldest) => {
-                body.extend_from_slice(format!("true,\"oldest\":{}}}", json::script_safe(&oldest)).as_bytes())
+                body.extend_from_slice(format!("true,\"oldest\":{}}}", serde_json::json!(oldest)).as_bytes())
             }
         }
         body.freeze()
@@ -143,9 +168,16 @@ mod tests {
 
     #[test]
     fn answer_after_a_gap_names_the_oldest_event_held() {
-        let answer = Answer { events: vec![Bytes::from_static(b"{}"), Bytes::from_static(b"[]")], gap: Some(None) };
+        let lines = [
+            br#"{"type":"event","a":1}
+"#,
+            br#"{"type":"event","b":2}
+"#,
+        ];
+        let events = lines.iter().map(|line| Bytes::from_static(*line)).collect();
+        let answer = Answer { events, gap: Some(None), ..Answer::default() };
         let body = answer.encode(Id { epoch: 1, seq: 5 });
-        assert_eq!(&body[..], br#"{"events":[{},[]],"cursor":"1-5","gap":true,"oldest":null}"#);
+        assert_eq!(&body[..], br#"{"events":[{"a":1},{"b":2}],"cursor":"1-5","gap":true,"oldest":null}"#);
     }
 
     #[test]

@@ -34,8 +34,8 @@ async fn connect(
 
 /// SSE framing: events as `id`/`event`/`data` fields; the stream ends by closing, and the
 /// browser reconnects with `Last-Event-ID`.
-struct Sse {
-    retry: Duration,
+pub(super) struct Sse {
+    pub(super) retry: Duration,
 }
 
 impl Framing for Sse {

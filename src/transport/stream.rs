@@ -4,7 +4,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
-use super::{Framing, SubscribeQuery, held_body, held_response, json, subscribe};
+use serde_json::json;
+
+use super::{Framing, SubscribeQuery, held_body, held_response, subscribe};
 use crate::bus::{Cursor, Event, Format, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
@@ -29,7 +31,7 @@ async fn connect(
 const PADDING: usize = 2048;
 
 /// One JSON object per line, each with a `type`.
-struct JsonLines;
+pub(super) struct JsonLines;
 
 impl Framing for JsonLines {
     const TRANSPORT: Transport = Transport::Stream;
@@ -44,10 +46,8 @@ impl Framing for JsonLines {
 
     fn item(&self, item: &Item) -> Bytes {
         match item {
-            Item::Event(event) => event.frame(Format::StreamLine, encode),
-            Item::Gap { oldest } => {
-                Bytes::from(format!("{{\"type\":\"gap\",\"oldest\":{}}}\n", json::script_safe(oldest)))
-            }
+            Item::Event(event) => line(event),
+            Item::Gap { oldest } => Bytes::from(format!("{{\"type\":\"gap\",\"oldest\":{}}}\n", json!(oldest))),
         }
     }
 
@@ -60,14 +60,33 @@ impl Framing for JsonLines {
     }
 }
 
-/// One event as a line: its JSON fields flat beside `"type":"event"`.
+/// What a line holds before the event's fields.
+const LINE_PREFIX: &[u8] = b"{\"type\":\"event\",";
+
+/// The event as a line, encoded once for every subscriber of every JSON transport (within
+/// the event's cache budget, see [`Event::frame`]).
+pub fn line(event: &Event) -> Bytes {
+    event.frame(Format::JsonLine, encode)
+}
+
+/// One event as a line: its JSON fields flat beside `"type":"event"`. Plain JSON: a line
+/// is never part of a script, so nothing is escaped for one.
 pub fn encode(event: &Event) -> Bytes {
-    let fields = json::event(event);
-    let mut frame = BytesMut::with_capacity(fields.len() + 16);
-    frame.extend_from_slice(b"{\"type\":\"event\",");
-    frame.extend_from_slice(&fields[1..]);
-    frame.extend_from_slice(b"\n");
-    frame.freeze()
+    let mut frame = Vec::with_capacity(event.data.len() + 128);
+    frame.extend_from_slice(&LINE_PREFIX[..LINE_PREFIX.len() - 1]);
+    let object_at = frame.len();
+    if serde_json::to_writer(&mut frame, event).is_err() {
+        return Bytes::from_static(b"{\"type\":\"event\"}\n");
+    }
+    frame[object_at] = b',';
+    frame.push(b'\n');
+    Bytes::from(frame)
+}
+
+/// The event's fields in a [`line`], everything after the opening `{` of its JSON object:
+/// `"id":..,"time":..}`.
+pub fn fields(line: &[u8]) -> &[u8] {
+    line.get(LINE_PREFIX.len()..line.len().saturating_sub(1)).unwrap_or(b"}")
 }
 
 #[cfg(test)]
@@ -83,6 +102,13 @@ mod tests {
         let event = Event::new(Id { epoch: 1, seq: 2 }, "c".into(), "progress".into(), "a\nb".into(), 9);
         let expected = "{\"type\":\"event\",\"id\":\"1-2\",\"channel\":\"c\",\"event\":\"progress\",\"data\":\"a\\nb\",\"time\":9}\n";
         assert_eq!(text(encode(&event)), expected);
+        assert_eq!(text(Bytes::copy_from_slice(fields(&line(&event)))), &expected[16..expected.len() - 1]);
+    }
+
+    #[test]
+    fn a_line_is_plain_json_with_markup_left_as_it_is() {
+        let event = Event::new(Id { epoch: 1, seq: 2 }, "c".into(), "m".into(), "</script>&\u{2028}".into(), 9);
+        assert!(text(line(&event)).contains("\"data\":\"</script>&\u{2028}\""));
     }
 
     #[test]

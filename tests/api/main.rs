@@ -16,6 +16,7 @@ mod poll;
 mod publish;
 #[allow(dead_code)]
 mod redis_server;
+mod slow_readers;
 mod sse;
 mod stream_and_iframe;
 mod subscriber;

@@ -122,3 +122,28 @@ async fn a_gap_with_nothing_held_answers_a_clean_cursor_so_the_next_poll_waits()
     assert_eq!(next, serde_json::json!({ "events": [next["events"][0].clone()], "cursor": id, "gap": false }));
     assert_eq!(next["events"][0]["data"], "next");
 }
+
+/// The default `--poll-max-bytes`.
+const POLL_MAX_BYTES: usize = 256 * 1024;
+
+#[tokio::test]
+async fn a_long_poll_answer_stays_within_its_byte_bound_and_the_next_polls_bring_the_rest_exactly() {
+    let app = spawn_app().await;
+    let fill = |n: usize| if n % 4 == 3 { "\0" } else { "<" }.repeat(64 * 1024 - 2);
+    let datas: Vec<String> = (0..12).map(|n| format!("{n:02}{}", fill(n))).collect();
+    app.publish_all("big", &datas).await;
+    let (mut cursor, mut received) = ("earliest".to_owned(), Vec::new());
+    while received.len() < datas.len() {
+        let response = app.get(&format!("/poll/big?cursor={cursor}&timeout=0")).await;
+        let body = within(response.bytes()).await.unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let events = answer["events"].as_array().unwrap();
+        assert!(!events.is_empty(), "an answer with events left to send carried none");
+        if events.len() > 1 {
+            assert!(body.len() <= POLL_MAX_BYTES + 128, "{} events in {} bytes", events.len(), body.len());
+        }
+        received.extend(events.iter().map(|event| event["data"].as_str().unwrap().to_owned()));
+        cursor = answer["cursor"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(received, datas);
+}

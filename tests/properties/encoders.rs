@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use cometgate::bus::{Event, Id};
-use cometgate::transport::{json, sse, stream};
+use cometgate::transport::{iframe, json, sse, stream};
 use futures_util::{FutureExt, StreamExt, stream as futures_stream};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -144,9 +144,9 @@ proptest! {
 
     #[test]
     fn any_payload_in_an_iframe_script_cannot_escape_it_and_parses_back(event in event()) {
-        let json = String::from_utf8(json::event(&event).to_vec()).unwrap();
-        let script = format!("<script>parent.comet.showMsg({json})</script>");
-        let arguments = script_arguments(&script);
+        let script = String::from_utf8(iframe::encode(&event, "comet").to_vec()).unwrap();
+        let script = script.strip_suffix('\n').expect("a script ends its line");
+        let arguments = script_arguments(script);
         prop_assert!(!arguments.contains(UNSAFE_IN_SCRIPT), "{}", arguments);
         let parsed: Value = serde_json::from_str(arguments).unwrap();
         prop_assert_eq!(&parsed["data"], &Value::from(event.data.as_str()));
@@ -154,6 +154,15 @@ proptest! {
         prop_assert_eq!(&parsed["event"], &Value::from(event.kind.as_str()));
         prop_assert_eq!(&parsed["channel"], &Value::from(event.channel.as_str()));
         prop_assert_eq!(&parsed["time"], &Value::from(event.time));
+    }
+
+    #[test]
+    fn the_json_object_of_any_event_is_the_fields_of_its_stream_line(event in event()) {
+        let line = stream::encode(&event);
+        let object = [&b"{"[..], stream::fields(&line)].concat();
+        prop_assert_eq!(&object[..], &json::event(&event)[..]);
+        let parsed: Value = serde_json::from_slice(&object).unwrap();
+        prop_assert_eq!(&parsed["data"], &Value::from(event.data.as_str()));
     }
 
     #[test]

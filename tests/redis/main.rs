@@ -24,6 +24,8 @@ mod poll;
 mod publish;
 #[path = "../api/redis_server.rs"]
 mod redis_server;
+#[path = "../api/slow_readers.rs"]
+mod slow_readers;
 #[path = "../api/sse.rs"]
 mod sse;
 #[path = "../api/stream_and_iframe.rs"]
