@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use cometgate::bus::{Bounds, Bus, Cursor, Event, Id};
-use cometgate::transport::{json, sse, stream};
+use cometgate::transport::{iframe, sse, stream};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn event(size: usize) -> Event {
@@ -18,8 +18,10 @@ fn encoders(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("encode {size} B"));
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_function("sse", |b| b.iter(|| sse::encode(black_box(&event(size)))));
-        group.bench_function("json (poll, stream, iframe)", |b| b.iter(|| json::event(black_box(&event(size)))));
-        group.bench_function("stream line", |b| b.iter(|| stream::encode(black_box(&event(size)))));
+        group.bench_function("json line (stream, and poll's fields)", |b| {
+            b.iter(|| stream::encode(black_box(&event(size))))
+        });
+        group.bench_function("iframe script", |b| b.iter(|| iframe::encode(black_box(&event(size)), "comet")));
         group.finish();
     }
 }
