@@ -43,6 +43,13 @@ pub struct SubscribeQuery {
     pub callback: Option<String>,
     pub timeout: Option<String>,
     pub token: Option<String>,
+    /// SSE: where an EventSource polyfill resumes (it cannot send `Last-Event-ID` across
+    /// origins without a preflight, so it sends the id in the query).
+    #[serde(rename = "lastEventId")]
+    pub last_event_id: Option<String>,
+    /// The same, as Mercure spells it.
+    #[serde(rename = "lastEventID")]
+    pub last_event_id_mercure: Option<String>,
 }
 
 /// A subscription, and how long the subscriber's token lets it be held (`None`: public).

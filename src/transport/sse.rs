@@ -21,15 +21,28 @@ async fn connect(
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
-    let cursor = match request.headers().get("last-event-id").map(|header| header.to_str()) {
-        Some(Ok("")) | None => Cursor::parse(&query.cursor)?,
-        Some(Ok(id)) => Cursor::from_last_event_id(id),
-        Some(Err(_)) => Cursor::Unknown,
-    };
+    let cursor = resume_from(&request, &query)?;
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
     let framing = Sse { retry: gateway.settings.sse_retry };
     let body = held_body(admitted, framing, &gateway);
     Ok(held_response("text/event-stream; charset=utf-8").streaming(body))
+}
+
+/// Where the subscriber resumes: the `Last-Event-ID` a browser sends when it reconnects,
+/// else the id a polyfill puts in the query (`lastEventId`, or Mercure's `lastEventID`),
+/// else `?cursor`. An empty id defers to the next; an unreadable one is a lost cursor (gap,
+/// then backlog), never a `400`, since an EventSource gives up for good on an error status.
+fn resume_from(request: &HttpRequest, query: &SubscribeQuery) -> Result<Cursor, ApiError> {
+    match request.headers().get("last-event-id").map(|header| header.to_str()) {
+        Some(Err(_)) => return Ok(Cursor::Unknown),
+        Some(Ok(id)) if !id.is_empty() => return Ok(Cursor::from_last_event_id(id)),
+        _ => {}
+    }
+    let polyfill = [&query.last_event_id, &query.last_event_id_mercure].into_iter().flatten();
+    match polyfill.map(String::as_str).find(|id| !id.is_empty()) {
+        Some(id) => Ok(Cursor::from_last_event_id(id)),
+        None => Ok(Cursor::parse(&query.cursor)?),
+    }
 }
 
 /// SSE framing: events as `id`/`event`/`data` fields; the stream ends by closing, and the

@@ -98,3 +98,31 @@ async fn after_a_gap_the_open_block_keeps_the_lost_cursor_so_a_quick_reconnect_i
     let open = String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap();
     assert_eq!(open, format!("retry: 2000\nid: {lost}\n\n"));
 }
+
+/// EventSource polyfills resume with the last id in the query, since a cross-origin
+/// `Last-Event-ID` header would need a preflight.
+#[tokio::test]
+async fn a_polyfill_resumes_from_the_last_id_in_its_query_with_the_header_first() {
+    let app = spawn_app().await;
+    let ids = app.publish_all("news", &["a".into(), "b".into(), "c".into()]).await;
+    let first_event = |path: String, header: Option<String>| {
+        let mut request = app.client.get(app.url(&path));
+        if let Some(value) = header {
+            request = request.header("Last-Event-ID", value);
+        }
+        async move {
+            let mut body = crate::helpers::Incoming::new(within(request.send()).await.unwrap());
+            body.until(b"\n\n").await.unwrap();
+            String::from_utf8(body.until(b"\n\n").await.unwrap()).unwrap()
+        }
+    };
+    let expected = |n: usize, data: &str| format!("id: {}\ndata: {data}\n\n", ids[n]);
+    assert_eq!(first_event(format!("/sse/news?lastEventId={}", ids[0]), None).await, expected(1, "b"));
+    assert_eq!(first_event(format!("/sse/news?lastEventID={}", ids[1]), None).await, expected(2, "c"));
+    let both = format!("/sse/news?lastEventId={}&cursor=earliest", ids[1]);
+    assert_eq!(first_event(both, None).await, expected(2, "c"), "the query id goes before ?cursor");
+    let path = format!("/sse/news?lastEventId={}", ids[1]);
+    assert_eq!(first_event(path, Some(ids[0].clone())).await, expected(1, "b"), "the header goes first");
+    let unreadable = first_event("/sse/news?lastEventId=garbage".into(), None).await;
+    assert!(unreadable.starts_with("event: comet-gap\n"), "{unreadable}");
+}
