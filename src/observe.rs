@@ -15,32 +15,12 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::gateway::Gateway;
+use crate::transport::Transport;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics))
         .route("/healthz", web::get().to(|| async { HttpResponse::Ok().json(json!({ "status": "ok" })) }))
         .route("/readyz", web::get().to(ready));
-}
-
-/// The four ways a subscriber is served, as a metric label and in logs.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
-pub enum Transport {
-    Sse,
-    Poll,
-    Stream,
-    Iframe,
-}
-
-impl Transport {
-    /// The name used in routes, labels and logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Sse => "sse",
-            Transport::Poll => "poll",
-            Transport::Stream => "stream",
-            Transport::Iframe => "iframe",
-        }
-    }
 }
 
 impl EncodeLabelValue for Transport {

@@ -13,10 +13,11 @@ use tokio::time::{Instant, Sleep, sleep_until};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::Admitted;
+use super::Transport;
 use crate::bus::{Id, Item, Subscription};
 use crate::gateway::Gateway;
 use crate::limits::ConnectionSlot;
-use crate::observe::{Delivery, Metrics, Transport};
+use crate::observe::{Delivery, Metrics};
 
 /// How one transport frames what the loop sends. Every method is a pure encoder.
 pub trait Framing: 'static {

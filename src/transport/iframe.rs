@@ -5,11 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use serde_json::json;
 
-use super::{Framing, SubscribeQuery, held_body, held_response, json, stream, subscribe};
+use super::{Transport, Framing, SubscribeQuery, held_body, held_response, json, stream, subscribe};
 use crate::bus::{Cursor, Event, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::observe::Transport;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/iframe/{channel}", web::get().to(connect));

@@ -3,14 +3,11 @@
 //!
 //! Each transport owns its routes and a [`Framing`]; the loop that holds a connection open
 //! (next event, heartbeat, age and byte caps, shutdown) is [`held_body`], written once.
+//! The list of transports is the one `transports!` line below.
 
 mod held;
-pub mod iframe;
 pub mod json;
-pub mod poll;
 pub mod socket;
-pub mod sse;
-pub mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -27,13 +24,39 @@ use crate::limits::ConnectionSlot;
 
 pub use held::{Framing, held_body};
 
-/// Registers every transport's routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    sse::configure(cfg);
-    poll::configure(cfg);
-    stream::configure(cfg);
-    iframe::configure(cfg);
+/// Declares the transports from one list: each is a module of this folder with a
+/// `configure` for its routes, a [`Transport`] variant, and a name (its route segment,
+/// metric label and log name).
+macro_rules! transports {
+    ($($variant:ident => $module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// The ways a subscriber is served.
+        #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+        pub enum Transport {
+            $($variant),+
+        }
+
+        impl Transport {
+            /// Every transport, in the order they are listed.
+            pub const ALL: &'static [Transport] = &[$(Transport::$variant),+];
+
+            /// The name used in routes, metric labels and logs.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Transport::$variant => stringify!($module)),+
+                }
+            }
+        }
+
+        /// Registers every transport's routes.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $($module::configure(cfg);)+
+        }
+    };
 }
+
+transports! { Sse => sse, Poll => poll, Stream => stream, Iframe => iframe }
 
 /// The query parameters the transports accept; each uses those it needs.
 #[derive(Debug, Default, Deserialize)]

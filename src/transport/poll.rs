@@ -10,11 +10,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
 use super::stream::{fields, line};
-use super::{Admitted, SubscribeQuery, held_response, subscribe};
+use super::{Transport, Admitted, SubscribeQuery, held_response, subscribe};
 use crate::bus::{Cursor, Id, Item, Subscription};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::observe::Transport;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/poll/{channel}", web::get().to(poll));

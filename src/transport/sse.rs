@@ -5,11 +5,10 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 
-use super::{Framing, SubscribeQuery, held_body, held_response, subscribe};
+use super::{Transport, Framing, SubscribeQuery, held_body, held_response, subscribe};
 use crate::bus::{Cursor, DEFAULT_EVENT_TYPE, Event, Format, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::observe::Transport;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sse/{channel}", web::get().to(connect));

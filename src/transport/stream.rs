@@ -6,11 +6,10 @@ use bytes::{Bytes, BytesMut};
 
 use serde_json::json;
 
-use super::{Framing, SubscribeQuery, held_body, held_response, subscribe};
+use super::{Transport, Framing, SubscribeQuery, held_body, held_response, subscribe};
 use crate::bus::{Cursor, Event, Format, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::observe::Transport;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/stream/{channel}", web::get().to(connect));
