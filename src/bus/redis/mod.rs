@@ -6,13 +6,13 @@
 //! Only a publish creates a stream. Each publish also records the channel's last
 //! sequence number in one sorted set (at most `max_channels` names, the oldest forgotten
 //! into a watermark), so a channel whose stream expired, or a name never published, is
-//! answered from where it stood without a false gap. If the epoch key disappears (Redis
-//! lost its data), the next script starts a new epoch and every node adopts it.
+//! answered from where it stood without a false gap. If the epoch key disappears, or the
+//! sequence goes back below what this node has seen (Redis lost its data), the next
+//! script starts a new epoch and every node adopts it.
 
 mod relay;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,7 +36,8 @@ const ANNOUNCE: &str = "cometgate:events";
 pub struct RedisStore {
     client: redis::Client,
     connection: ConnectionManager,
-    epoch: Arc<AtomicU64>,
+    /// The epoch and the highest sequence number this node has seen in it.
+    seen: Arc<Mutex<Id>>,
     bounds: Bounds,
     scripts: Arc<Scripts>,
 }
@@ -74,24 +75,28 @@ impl RedisStore {
             publish: Script::new(concat!(include_str!("shared.lua"), include_str!("publish.lua"))),
             replay: Script::new(concat!(include_str!("shared.lua"), include_str!("replay.lua"))),
         };
-        let epoch = Arc::new(AtomicU64::new(epoch));
-        Ok(RedisStore { client, connection, epoch, bounds, scripts: Arc::new(scripts) })
+        let seen = Arc::new(Mutex::new(Id { epoch, seq: 0 }));
+        Ok(RedisStore { client, connection, seen, bounds, scripts: Arc::new(scripts) })
     }
 
     pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Relaxed)
+        self.seen().epoch
     }
 
-    /// Takes the epoch Redis answered with: a new one means Redis lost its data.
-    pub(super) fn adopt(&self, epoch: u64) {
-        let previous = self.epoch.swap(epoch, Ordering::Relaxed);
-        if previous != epoch {
-            tracing::warn!(
-                previous,
-                epoch,
-                "Redis lost its data; a new epoch starts and subscribers are told of a gap"
-            );
+    fn seen(&self) -> Id {
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes note of an id Redis answered with: a new epoch means Redis lost its data.
+    pub(super) fn adopt(&self, id: Id) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.epoch == id.epoch {
+            seen.seq = seen.seq.max(id.seq);
+            return;
         }
+        let (previous, epoch) = (seen.epoch, id.epoch);
+        tracing::warn!(previous, epoch, "Redis lost its data; a new epoch starts and subscribers are told of a gap");
+        *seen = id;
     }
 
     /// The script with the keys and the two arguments every script starts with.
@@ -107,6 +112,7 @@ impl RedisStore {
 
     /// Appends the event; every node's relay then hands it to its local subscribers.
     pub async fn append(&self, channel: &str, kind: &str, data: &str) -> Result<Id, BusError> {
+        let seen = self.seen();
         let (epoch, seq): (u64, u64) = self
             .invocation(&self.scripts.publish, channel)
             .arg(self.bounds.backlog_size)
@@ -116,10 +122,12 @@ impl RedisStore {
             .arg(self.ttl_ms())
             .arg(ANNOUNCE)
             .arg(self.bounds.max_channels)
+            .arg(seen.epoch)
+            .arg(seen.seq)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
-        self.adopt(epoch);
+        self.adopt(Id { epoch, seq });
         Ok(Id { epoch, seq })
     }
 
@@ -144,7 +152,7 @@ impl RedisStore {
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
-        self.adopt(epoch);
+        self.adopt(Id { epoch, seq: start });
         let events = entries.iter().map(|entry| self.event(channel, entry)).collect::<Result<Vec<_>, _>>()?;
         let oldest = events.first().map(|event| event.id);
         Ok(Replay { gap: (gap == 1).then_some(oldest), events, start: Id { epoch, seq: start } })

@@ -1,8 +1,16 @@
 -- Appends one event to a channel's stream and announces it to every node, atomically,
 -- so stream order, id order and announcement order are the same.
 -- ARGV (after the shared two): max length, type, data, time ms, ttl ms, announce
--- channel, most channels whose last sequence number is recorded.
+-- channel, most channels whose last sequence number is recorded, the node's epoch and
+-- the highest sequence number it has seen in it.
 local epoch = current_epoch()
+if epoch == ARGV[10] and tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[11]) then
+  -- The sequence went back within the epoch (a failover to a replica that lagged): ids
+  -- already issued would be issued again, so a new epoch starts past them.
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('SET', KEYS[2], ARGV[11])
+end
 local stream, channel = KEYS[3], ARGV[2]
 local fresh = redis.call('EXISTS', stream) == 0
 local seq = redis.call('INCR', KEYS[2])

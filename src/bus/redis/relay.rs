@@ -34,7 +34,7 @@ async fn relay(store: &RedisStore, bus: &Bus) -> anyhow::Result<()> {
     let mut pubsub = store.client.get_async_pubsub().await?;
     pubsub.subscribe(ANNOUNCE).await?;
     if let Some(epoch) = store.stored_epoch().await? {
-        store.adopt(epoch);
+        store.adopt(Id { epoch, seq: 0 });
     }
     for (channel, relayed) in bus.hub().positions() {
         let seq = if relayed.epoch == store.epoch() { relayed.seq } else { 0 };
@@ -48,7 +48,7 @@ async fn relay(store: &RedisStore, bus: &Bus) -> anyhow::Result<()> {
         let payload: String = message.get_payload()?;
         match parse(&payload) {
             Some(event) => {
-                store.adopt(event.id.epoch);
+                store.adopt(event.id);
                 bus.hub().deliver(event);
             }
             None => tracing::warn!("ignored a malformed announcement"),
