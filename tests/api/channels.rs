@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::{DEADLINE, TestApp, spawn_app_with};
-use crate::subscriber::poll;
+use crate::subscriber::{Subscriber, Transport, poll};
 
 /// The Redis keys matching `pattern` (none on the in-memory store).
 fn redis_keys(app: &TestApp, pattern: &str) -> Vec<String> {
@@ -33,6 +33,23 @@ async fn polling_names_nobody_published_never_refuses_a_publish_to_a_new_channel
     }
     assert_eq!(app.publish_raw("new", None, "from a publisher").await.status(), 201);
     assert_eq!(redis_keys(&app, "cometgate:*junk*"), Vec::<String>::new(), "a key per subscribed name");
+}
+
+#[tokio::test]
+async fn names_held_only_by_subscribers_are_bounded_by_max_subscribers_which_refuses_the_subscriber() {
+    let app = spawn_app_with(|s| {
+        s.max_subscribers = 2;
+        s.max_channels = 2;
+    })
+    .await;
+    let _a = Subscriber::connect(&app, Transport::Sse, "held-a", "").await;
+    let _b = Subscriber::connect(&app, Transport::Stream, "held-b", "").await;
+    let refused = app.get("/sse/held-c").await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "too_many_subscribers");
+    for channel in ["new-a", "new-b"] {
+        assert_eq!(app.publish_raw(channel, None, "x").await.status(), 201, "{channel}");
+    }
 }
 
 #[tokio::test]
