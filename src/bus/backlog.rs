@@ -24,21 +24,26 @@ pub struct Backlog {
 }
 
 /// What a subscriber is owed on arrival: whether it missed events, and the events to send.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Replay {
     /// `Some(oldest id still held)` when events after the cursor were lost.
     pub gap: Option<Option<Id>>,
     pub events: Vec<Arc<Event>>,
-    /// The sequence number the subscriber stands at before `events`: its cursor.
-    pub start: u64,
+    /// Where the subscriber stands before `events`: its cursor.
+    pub start: Id,
 }
 
 impl Backlog {
-    /// An empty backlog for a channel created when the bus had issued up to `head`.
-    pub fn new(capacity: usize, max_age: Duration, head: u64) -> Self {
+    /// An empty backlog for a new channel whose events up to `floor` may be lost.
+    pub fn new(capacity: usize, max_age: Duration, floor: u64) -> Self {
         let events = VecDeque::with_capacity(capacity.min(64));
-        let (floor, last) = (head, None);
-        Backlog { events, capacity, max_age, floor, head, last }
+        Backlog { events, capacity, max_age, floor, head: floor, last: None }
+    }
+
+    /// What the store knows of a channel it does not hold: nothing lost after `floor`,
+    /// nothing published after it up to the bus's `head`. It allocates nothing.
+    pub fn absent(floor: u64, head: u64) -> Self {
+        Backlog { events: VecDeque::new(), capacity: 0, max_age: Duration::ZERO, floor, head, last: None }
     }
 
     pub fn push(&mut self, event: Arc<Event>) {
@@ -68,17 +73,24 @@ impl Backlog {
     /// Everything `cursor` is owed, in an epoch whose ids carry `epoch`.
     pub fn replay(&self, cursor: Cursor, epoch: u64) -> Replay {
         match cursor {
-            Cursor::Live => Replay { start: self.head, ..Replay::default() },
-            Cursor::Earliest => self.after(self.floor),
-            Cursor::After(id) if id.epoch == epoch && (self.floor..=self.head).contains(&id.seq) => self.after(id.seq),
-            Cursor::After(_) | Cursor::Unknown => Replay { gap: Some(self.oldest()), ..self.after(self.floor) },
+            Cursor::Live => Replay { gap: None, events: Vec::new(), start: Id { epoch, seq: self.head } },
+            Cursor::Earliest => self.after(self.floor, epoch),
+            Cursor::After(id) if id.epoch == epoch && (self.floor..=self.head).contains(&id.seq) => {
+                self.after(id.seq, epoch)
+            }
+            Cursor::After(_) | Cursor::Unknown => Replay { gap: Some(self.oldest()), ..self.after(self.floor, epoch) },
         }
     }
 
-    fn after(&self, seq: u64) -> Replay {
+    fn after(&self, seq: u64, epoch: u64) -> Replay {
         let start = self.events.partition_point(|e| e.id.seq <= seq);
         let events = self.events.range(start..).cloned().collect();
-        Replay { gap: None, events, start: seq }
+        Replay { gap: None, events, start: Id { epoch, seq } }
+    }
+
+    /// The position below which events may be lost.
+    pub fn floor(&self) -> u64 {
+        self.floor
     }
 
     pub fn oldest(&self) -> Option<Id> {
@@ -125,7 +137,7 @@ mod tests {
     fn live_cursor_gets_nothing_but_the_current_position() {
         let replay = backlog_with(5, &[11, 12]).replay(Cursor::Live, EPOCH);
         assert!(replay.events.is_empty() && replay.gap.is_none());
-        assert_eq!(replay.start, 12);
+        assert_eq!(replay.start, Id { epoch: EPOCH, seq: 12 });
     }
 
     #[test]
@@ -179,5 +191,16 @@ mod tests {
         assert!(backlog.is_empty());
         assert_eq!(backlog.last(), Some(Id { epoch: EPOCH, seq: 13 }));
         assert_eq!(backlog.replay(after(13), EPOCH).gap, None);
+    }
+
+    #[test]
+    fn an_absent_channel_resumes_cursors_between_its_floor_and_the_bus_head() {
+        let absent = Backlog::absent(5, 20);
+        for (cursor, gap) in [(after(5), false), (after(20), false), (after(4), true), (after(21), true)] {
+            let replay = absent.replay(cursor, EPOCH);
+            assert_eq!((replay.gap.is_some(), replay.events.len()), (gap, 0), "{cursor:?}");
+        }
+        assert_eq!(absent.replay(Cursor::Live, EPOCH).start, Id { epoch: EPOCH, seq: 20 });
+        assert_eq!(absent.replay(Cursor::Earliest, EPOCH).gap, None);
     }
 }

@@ -1,4 +1,7 @@
 //! The embedded store: every channel's backlog in this process's memory.
+//!
+//! Only a publish creates a channel: a subscriber to a name never published costs the
+//! store nothing and never counts against `max_channels`, the publishers' budget.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,14 +12,21 @@ use super::backlog::{Backlog, Replay};
 use super::event::Event;
 use super::hub::Hub;
 use super::id::{Cursor, Id};
+use super::tombstones::Tombstones;
 use super::{Bounds, BusError, now_ms};
 
 /// Backlogs by channel, and the one sequence counter of this epoch.
 pub struct Memory {
     epoch: u64,
     last_seq: AtomicU64,
-    channels: Mutex<HashMap<String, Stored>>,
+    channels: Mutex<Channels>,
     bounds: Bounds,
+}
+
+struct Channels {
+    held: HashMap<String, Stored>,
+    /// Where the channels dropped when idle stood (as many as may be held).
+    dropped: Tombstones,
 }
 
 struct Stored {
@@ -27,11 +37,8 @@ struct Stored {
 impl Memory {
     /// An empty store whose epoch is the time it was made, so ids of an earlier run are foreign.
     pub fn new(bounds: Bounds) -> Self {
-        Memory { epoch: now_ms(), last_seq: AtomicU64::new(0), channels: Mutex::default(), bounds }
-    }
-
-    pub fn epoch(&self) -> u64 {
-        self.epoch
+        let channels = Channels { held: HashMap::new(), dropped: Tombstones::new(bounds.max_channels) };
+        Memory { epoch: now_ms(), last_seq: AtomicU64::new(0), channels: Mutex::new(channels), bounds }
     }
 
     /// Stores the event and hands it to the hub under one lock, so that live subscribers
@@ -45,50 +52,68 @@ impl Memory {
         Ok((id, hub.deliver(event)))
     }
 
-    pub fn replay(&self, channel: &str, cursor: Cursor) -> Result<Replay, BusError> {
+    /// What `cursor` is owed; a channel not held is answered from where it stood, not created.
+    pub fn replay(&self, channel: &str, cursor: Cursor) -> Replay {
         let mut channels = self.channels();
-        Ok(self.stored(&mut channels, channel)?.backlog.replay(cursor, self.epoch))
+        let Channels { held, dropped } = &mut *channels;
+        match held.get_mut(channel) {
+            Some(stored) => {
+                stored.backlog.expire(now_ms());
+                stored.touched = Instant::now();
+                stored.backlog.replay(cursor, self.epoch)
+            }
+            None => Backlog::absent(dropped.floor(channel), self.last_seq.load(Ordering::Relaxed))
+                .replay(cursor, self.epoch),
+        }
     }
 
     /// The last id published on the channel and how many events it holds, without creating it.
     pub fn info(&self, channel: &str) -> (Option<Id>, usize) {
         let mut channels = self.channels();
-        let Some(stored) = channels.get_mut(channel) else { return (None, 0) };
+        let Some(stored) = channels.held.get_mut(channel) else { return (None, 0) };
         stored.backlog.expire(now_ms());
         (stored.backlog.last(), stored.backlog.len())
     }
 
-    /// Expires old events and drops channels that are empty, idle and without subscribers.
+    /// Expires old events and drops channels that are empty, idle and without subscribers,
+    /// remembering where each stood.
     pub fn sweep(&self, hub: &Hub) -> usize {
         let now = now_ms();
         let mut channels = self.channels();
-        let before = channels.len();
-        channels.retain(|name, stored| {
+        let Channels { held, dropped } = &mut *channels;
+        let before = held.len();
+        held.retain(|name, stored| {
             stored.backlog.expire(now);
             let unused = stored.backlog.is_empty() && hub.subscribers(name) == 0;
-            !(unused && stored.touched.elapsed() >= self.bounds.channel_idle)
+            let keep = !(unused && stored.touched.elapsed() >= self.bounds.channel_idle);
+            if !keep {
+                dropped.bury(name, stored.backlog.floor());
+            }
+            keep
         });
-        before - channels.len()
+        before - held.len()
     }
 
     /// Channels held and events in all their backlogs.
     pub fn totals(&self) -> (usize, usize) {
         let channels = self.channels();
-        (channels.len(), channels.values().map(|stored| stored.backlog.len()).sum())
+        (channels.held.len(), channels.held.values().map(|stored| stored.backlog.len()).sum())
     }
 
-    fn channels(&self) -> MutexGuard<'_, HashMap<String, Stored>> {
+    fn channels(&self) -> MutexGuard<'_, Channels> {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn stored<'a>(&self, channels: &'a mut HashMap<String, Stored>, name: &str) -> Result<&'a mut Stored, BusError> {
-        let bounds = &self.bounds;
-        if channels.len() >= bounds.max_channels && !channels.contains_key(name) {
+    /// The channel a publish appends to, created if new (from where it stood when dropped).
+    fn stored<'a>(&self, channels: &'a mut Channels, name: &str) -> Result<&'a mut Stored, BusError> {
+        let Channels { held, dropped } = channels;
+        if held.len() >= self.bounds.max_channels && !held.contains_key(name) {
             return Err(BusError::TooManyChannels);
         }
-        let stored = channels.entry(name.to_owned()).or_insert_with(|| {
-            let head = self.last_seq.load(Ordering::Relaxed);
-            Stored { backlog: Backlog::new(bounds.backlog_size, bounds.backlog_max_age, head), touched: Instant::now() }
+        let bounds = &self.bounds;
+        let stored = held.entry(name.to_owned()).or_insert_with(|| Stored {
+            backlog: Backlog::new(bounds.backlog_size, bounds.backlog_max_age, dropped.raise(name)),
+            touched: Instant::now(),
         });
         stored.backlog.expire(now_ms());
         stored.touched = Instant::now();

@@ -13,12 +13,13 @@ mod redis;
 mod subscription;
 #[cfg(test)]
 mod tests;
+mod tombstones;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub use backlog::Replay;
@@ -26,7 +27,7 @@ pub use event::{DEFAULT_EVENT_TYPE, Event, Format, NameError, check_channel, che
 pub use id::{Cursor, Id, MalformedId};
 pub use subscription::{Item, Subscription};
 
-use hub::Hub;
+use hub::{Hub, Listener};
 use memory::Memory;
 use redis::RedisStore;
 
@@ -41,7 +42,8 @@ pub struct Bounds {
     /// How long a channel with no subscribers and an empty backlog is kept before it is dropped.
     pub channel_idle: Duration,
     pub max_subscribers: usize,
-    /// Most channels the in-memory store holds; a new channel past it is refused.
+    /// Most channels the in-memory store holds; a publish to a new channel past it is
+    /// refused. Also how many dropped channels the store remembers the position of.
     pub max_channels: usize,
 }
 
@@ -117,15 +119,6 @@ impl Bus {
         self.inner.bounds.clone()
     }
 
-    /// The id of sequence number `seq` in this bus's epoch.
-    pub fn id(&self, seq: u64) -> Id {
-        let epoch = match &self.inner.store {
-            Store::Memory(memory) => memory.epoch(),
-            Store::Redis(redis) => redis.epoch(),
-        };
-        Id { epoch, seq }
-    }
-
     /// Stores the event and hands it to the channel's subscribers. It returns once the
     /// event is stored; slow subscribers never slow the publisher.
     pub async fn publish(&self, channel: &str, kind: &str, data: String) -> Result<Published, BusError> {
@@ -141,23 +134,20 @@ impl Bus {
     /// Subscribes from `cursor`: the replay it is owed, then every live event, exactly once.
     pub async fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription, BusError> {
         let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| BusError::Full)?;
-        let (replay, receiver) = self.resume(channel, cursor).await?;
-        Ok(Subscription::new(self.clone(), channel, cursor, replay, receiver, permit))
+        let (replay, listener) = self.resume(channel, cursor).await?;
+        Ok(Subscription::new(self.clone(), channel, cursor, replay, listener, permit))
     }
 
-    /// A receiver of live events, then the replay: an event published in between is in
-    /// one or both (the subscription skips the second copy), never in neither.
-    async fn resume(
-        &self,
-        channel: &str,
-        cursor: Cursor,
-    ) -> Result<(Replay, broadcast::Receiver<Arc<Event>>), BusError> {
-        let receiver = self.inner.hub.subscribe(channel);
+    /// A listener of live events, then the replay: an event published in between is in
+    /// one or both (the subscription skips the second copy), never in neither. A refused
+    /// replay drops the listener, which frees what it took.
+    async fn resume(&self, channel: &str, cursor: Cursor) -> Result<(Replay, Listener), BusError> {
+        let listener = self.inner.hub.subscribe(channel);
         let replay = match &self.inner.store {
-            Store::Memory(memory) => memory.replay(channel, cursor)?,
+            Store::Memory(memory) => memory.replay(channel, cursor),
             Store::Redis(redis) => Box::pin(redis.replay(channel, cursor)).await?,
         };
-        Ok((replay, receiver))
+        Ok((replay, listener))
     }
 
     /// The channel's figures, without creating it.
@@ -184,7 +174,6 @@ impl Bus {
 
     /// Forgets channels nobody uses; returns how many channels the store dropped.
     pub fn sweep(&self) -> usize {
-        self.inner.hub.sweep();
         match &self.inner.store {
             Store::Memory(memory) => memory.sweep(&self.inner.hub),
             Store::Redis(_) => 0,
@@ -201,7 +190,7 @@ impl Bus {
     pub fn totals(&self) -> (usize, usize) {
         match &self.inner.store {
             Store::Memory(memory) => memory.totals(),
-            Store::Redis(_) => (self.inner.hub.positions().len(), 0),
+            Store::Redis(_) => (self.inner.hub.channel_count(), 0),
         }
     }
 

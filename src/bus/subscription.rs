@@ -4,12 +4,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::Bus;
 use super::backlog::Replay;
 use super::event::Event;
+use super::hub::Listener;
 use super::id::{Cursor, Id};
 
 /// What a subscriber is handed next.
@@ -26,15 +26,17 @@ pub enum Item {
 ///
 /// It hands out the replay first, then live events, skipping any it has already handed
 /// out. When it falls so far behind that the live fan-out drops events for it, it refills
-/// from the backlog after its own cursor, so it never skips an event silently.
+/// from the backlog after its own cursor, so it never skips an event silently. So it does
+/// when an event of a new epoch arrives (the store lost its data): the refill tells of the gap.
 pub struct Subscription {
     bus: Bus,
     channel: String,
     pending: VecDeque<Item>,
-    receiver: Receiver<Arc<Event>>,
-    /// Sequence number of the last event handed out (or of the cursor it came with).
-    position: u64,
-    /// The live fan-out dropped events for this subscriber: refill from the store first.
+    listener: Listener,
+    /// The last event handed out (or the cursor it came with).
+    position: Id,
+    /// The live fan-out dropped events for this subscriber, or the epoch changed: refill
+    /// from the store first.
     lagged: bool,
     /// Bytes of data still queued from the last refill: how far behind live it is.
     behind: usize,
@@ -53,14 +55,14 @@ impl Subscription {
         channel: &str,
         cursor: Cursor,
         replay: Replay,
-        receiver: Receiver<Arc<Event>>,
+        listener: Listener,
         permit: OwnedSemaphorePermit,
     ) -> Self {
         let mut subscription = Subscription {
             bus,
             channel: channel.to_owned(),
             pending: VecDeque::new(),
-            receiver,
+            listener,
             position: replay.start,
             lagged: false,
             behind: 0,
@@ -79,7 +81,7 @@ impl Subscription {
 
     /// Where a reconnect must resume so that it misses nothing: the last event handed out.
     pub fn cursor(&self) -> Id {
-        self.lost.unwrap_or_else(|| self.bus.id(self.position))
+        self.lost.unwrap_or(self.position)
     }
 
     pub fn channel(&self) -> &str {
@@ -100,7 +102,7 @@ impl Subscription {
             if self.lagged {
                 return None;
             }
-            match self.receiver.try_recv() {
+            match self.listener.try_recv() {
                 Ok(event) => {
                     if let Some(item) = self.fresh(event) {
                         return Some(item);
@@ -123,7 +125,7 @@ impl Subscription {
                 self.refill().await?;
                 continue;
             }
-            match self.receiver.recv().await {
+            match self.listener.recv().await {
                 Ok(event) => {
                     if let Some(item) = self.fresh(event) {
                         return Some(item);
@@ -144,22 +146,28 @@ impl Subscription {
     fn hand(&mut self, item: Item) -> Item {
         self.lost = None;
         if let Item::Event(event) = &item {
-            self.position = event.id.seq;
+            self.position = event.id;
             self.behind = self.behind.saturating_sub(event.data.len());
         }
         item
     }
 
     fn fresh(&mut self, event: Arc<Event>) -> Option<Item> {
-        (event.id.seq > self.position).then(|| self.hand(Item::Event(event)))
+        if event.id.epoch != self.position.epoch {
+            self.lagged = true;
+            return None;
+        }
+        (event.id.seq > self.position.seq).then(|| self.hand(Item::Event(event)))
     }
 
-    /// Catches up from the store after the subscriber's own cursor, with a fresh receiver.
+    /// Catches up from the store after the subscriber's own cursor, with a fresh listener.
     async fn refill(&mut self) -> Option<()> {
-        let cursor = Cursor::After(self.cursor());
-        let (replay, receiver) = self.bus.resume(&self.channel, cursor).await.ok()?;
-        self.receiver = receiver;
+        let cursor = self.cursor();
+        let (replay, listener) = self.bus.resume(&self.channel, Cursor::After(cursor)).await.ok()?;
+        self.listener = listener;
         self.lagged = false;
+        self.position = replay.start;
+        self.lost = replay.gap.map(|_| cursor);
         self.behind = replay.events.iter().map(|event| event.data.len()).sum();
         self.queue(replay);
         Some(())

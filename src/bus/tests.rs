@@ -111,17 +111,20 @@ async fn dropping_a_subscription_releases_it_and_its_permit() {
 }
 
 #[tokio::test]
-async fn a_dropped_channel_comes_back_with_new_ids_and_a_gap_for_old_cursors() {
+async fn a_dropped_channel_comes_back_with_new_ids_and_a_gap_only_for_cursors_before_its_last_event() {
     let bus = Bus::in_memory(Bounds { backlog_max_age: Duration::ZERO, ..bus(10, 4).bounds() });
-    let old = publish(&bus, "x").await;
+    let lost = publish(&bus, "x").await;
+    let last = publish(&bus, "y").await;
     tokio::time::sleep(Duration::from_millis(2)).await;
     assert_eq!(bus.sweep(), 1);
     assert_eq!((bus.channel_count(), bus.info("c").await.unwrap().last_id), (0, None));
     bus.publish("elsewhere", "message", "moves the counter".into()).await.unwrap();
-    let new = publish(&bus, "y").await;
-    assert!(new.seq > old.seq);
-    let mut resumed = bus.subscribe("c", Cursor::After(old)).await.unwrap();
-    assert!(matches!(resumed.try_next(), Some(Item::Gap { .. })), "what followed the old id is unknown");
+    let new = publish(&bus, "z").await;
+    assert!(new.seq > last.seq);
+    let mut resumed = bus.subscribe("c", Cursor::After(lost)).await.unwrap();
+    assert!(matches!(resumed.try_next(), Some(Item::Gap { .. })), "y expired unseen");
+    let mut resumed = bus.subscribe("c", Cursor::After(last)).await.unwrap();
+    assert_eq!(data(resumed.try_next()), "z", "nothing was lost after y");
 }
 
 #[tokio::test]
@@ -141,14 +144,39 @@ async fn a_new_channel_past_the_maximum_is_refused_and_existing_ones_keep_workin
         bus.publish(channel, "message", "x".into()).await.unwrap();
     }
     assert!(matches!(bus.publish("d", "message", "x".into()).await, Err(BusError::TooManyChannels)));
-    assert!(matches!(bus.subscribe("d", Cursor::Live).await, Err(BusError::TooManyChannels)));
     assert!(bus.publish("a", "message", "y".into()).await.is_ok());
+}
+
+#[tokio::test]
+async fn subscribers_to_names_never_published_take_no_channel_from_publishers() {
+    let bus = bus(10, 4);
+    let _held: Vec<_> =
+        futures_util::future::join_all(["d", "e", "f", "g"].map(|c| bus.subscribe(c, Cursor::Live))).await;
+    assert_eq!(bus.channel_count(), 0);
+    for channel in ["a", "b", "c"] {
+        bus.publish(channel, "message", "x".into()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn neither_a_refused_nor_a_dropped_subscription_leaves_a_hub_entry() {
+    let bus = bus(10, 4);
+    let held: Vec<_> = futures_util::future::join_all((0..8).map(|_| bus.subscribe("held", Cursor::Live))).await;
+    assert!(matches!(bus.subscribe("refused", Cursor::Live).await, Err(BusError::Full)));
+    assert_eq!(bus.hub().channel_count(), 1, "the refused subscribe allocated a channel");
+    drop(held);
+    for channel in ["a", "b", "c", "d", "e"] {
+        drop(bus.subscribe(channel, Cursor::Live).await);
+    }
+    assert_eq!(bus.hub().channel_count(), 0, "a channel outlived its last subscriber");
 }
 
 #[tokio::test]
 async fn channels_with_subscribers_are_never_swept() {
     let bus = Bus::in_memory(Bounds { backlog_max_age: Duration::ZERO, ..bus(10, 4).bounds() });
+    publish(&bus, "x").await;
     let _subscriber = bus.subscribe("c", Cursor::Live).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
     assert_eq!(bus.sweep(), 0);
     assert_eq!(bus.channel_count(), 1);
 }

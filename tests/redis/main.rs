@@ -5,6 +5,9 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Redis;
 
 #[path = "../api/access.rs"]
 mod access;
+#[path = "../api/channels.rs"]
+mod channels;
+mod epochs;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/internal.rs"]

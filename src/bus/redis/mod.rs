@@ -2,10 +2,17 @@
 //! a Redis Stream whose entry ids are our sequence numbers, so ids, cursors and gaps mean
 //! the same on every node. New events are announced on one Pub/Sub channel that every
 //! node's relay follows (see [`relay`]).
+//!
+//! Only a publish creates a stream. Each publish also records the channel's last
+//! sequence number in one sorted set (at most `max_channels` names, the oldest forgotten
+//! into a watermark), so a channel whose stream expired, or a name never published, is
+//! answered from where it stood without a false gap. If the epoch key disappears, or the
+//! sequence goes back below what this node has seen (Redis lost its data), the next
+//! script starts a new epoch and every node adopts it.
 
 mod relay;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,7 +26,8 @@ use super::{Bounds, BusError, now_ms};
 
 pub use relay::run_relay;
 
-/// Keys are `cometgate:log:<channel>` (streams), `cometgate:seq` and `cometgate:epoch`.
+/// Keys are `cometgate:log:<channel>` (streams), `cometgate:seq`, `cometgate:epoch`,
+/// `cometgate:last` (sorted set) and `cometgate:watermark`.
 const PREFIX: &str = "cometgate:";
 const ANNOUNCE: &str = "cometgate:events";
 
@@ -28,7 +36,8 @@ const ANNOUNCE: &str = "cometgate:events";
 pub struct RedisStore {
     client: redis::Client,
     connection: ConnectionManager,
-    epoch: u64,
+    /// The epoch and the highest sequence number this node has seen in it.
+    seen: Arc<Mutex<Id>>,
     bounds: Bounds,
     scripts: Arc<Scripts>,
 }
@@ -63,52 +72,79 @@ impl RedisStore {
             .await
             .with_context(|| format!("cannot read the epoch from Redis at {url}"))?;
         let scripts = Scripts {
-            publish: Script::new(include_str!("publish.lua")),
-            replay: Script::new(include_str!("replay.lua")),
+            publish: Script::new(concat!(include_str!("shared.lua"), include_str!("publish.lua"))),
+            replay: Script::new(concat!(include_str!("shared.lua"), include_str!("replay.lua"))),
         };
-        Ok(RedisStore { client, connection, epoch, bounds, scripts: Arc::new(scripts) })
+        let seen = Arc::new(Mutex::new(Id { epoch, seq: 0 }));
+        Ok(RedisStore { client, connection, seen, bounds, scripts: Arc::new(scripts) })
     }
 
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.seen().epoch
+    }
+
+    fn seen(&self) -> Id {
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes note of an id Redis answered with: a new epoch means Redis lost its data.
+    pub(super) fn adopt(&self, id: Id) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.epoch == id.epoch {
+            seen.seq = seen.seq.max(id.seq);
+            return;
+        }
+        let (previous, epoch) = (seen.epoch, id.epoch);
+        tracing::warn!(previous, epoch, "Redis lost its data; a new epoch starts and subscribers are told of a gap");
+        *seen = id;
+    }
+
+    /// The script with the keys and the two arguments every script starts with.
+    fn invocation<'a>(&self, script: &'a Script, channel: &str) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        for key in ["epoch", "seq"] {
+            invocation.key(format!("{PREFIX}{key}"));
+        }
+        invocation.key(stream_key(channel)).key(format!("{PREFIX}last")).key(format!("{PREFIX}watermark"));
+        invocation.arg(now_ms().max(self.epoch() + 1)).arg(channel);
+        invocation
     }
 
     /// Appends the event; every node's relay then hands it to its local subscribers.
     pub async fn append(&self, channel: &str, kind: &str, data: &str) -> Result<Id, BusError> {
-        let seq: u64 = self
-            .scripts
-            .publish
-            .key(stream_key(channel))
-            .key(format!("{PREFIX}seq"))
+        let seen = self.seen();
+        let (epoch, seq): (u64, u64) = self
+            .invocation(&self.scripts.publish, channel)
             .arg(self.bounds.backlog_size)
             .arg(kind)
             .arg(data)
             .arg(now_ms())
             .arg(self.ttl_ms())
-            .arg(channel)
             .arg(ANNOUNCE)
+            .arg(self.bounds.max_channels)
+            .arg(seen.epoch)
+            .arg(seen.seq)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
-        Ok(self.id(seq))
+        self.adopt(Id { epoch, seq });
+        Ok(Id { epoch, seq })
     }
 
     /// What `cursor` is owed on the channel, read and decided in one atomic script.
     pub async fn replay(&self, channel: &str, cursor: Cursor) -> Result<Replay, BusError> {
-        let (mode, seq) = match cursor {
-            Cursor::Live => ("live", 0),
-            Cursor::Earliest => ("earliest", 0),
-            Cursor::After(id) if id.epoch == self.epoch => ("after", id.seq),
-            Cursor::After(_) | Cursor::Unknown => ("lost", 0),
+        let (mode, Id { epoch, seq }) = match cursor {
+            Cursor::Live => ("live", Id { epoch: 0, seq: 0 }),
+            Cursor::Earliest => ("earliest", Id { epoch: 0, seq: 0 }),
+            Cursor::After(id) => ("after", id),
+            Cursor::Unknown => ("lost", Id { epoch: 0, seq: 0 }),
         };
         let cutoff =
             now_ms().saturating_sub(u64::try_from(self.bounds.backlog_max_age.as_millis()).unwrap_or(u64::MAX));
-        let (_head, _floor, gap, start, entries): (u64, u64, u8, u64, Vec<Value>) = self
-            .scripts
-            .replay
-            .key(stream_key(channel))
-            .key(format!("{PREFIX}seq"))
+        let (epoch, gap, start, entries): (u64, u8, u64, Vec<Value>) = self
+            .invocation(&self.scripts.replay, channel)
             .arg(mode)
+            .arg(epoch)
             .arg(seq)
             .arg(cutoff)
             .arg(self.ttl_ms())
@@ -116,9 +152,10 @@ impl RedisStore {
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
+        self.adopt(Id { epoch, seq: start });
         let events = entries.iter().map(|entry| self.event(channel, entry)).collect::<Result<Vec<_>, _>>()?;
         let oldest = events.first().map(|event| event.id);
-        Ok(Replay { gap: (gap == 1).then_some(oldest), events, start })
+        Ok(Replay { gap: (gap == 1).then_some(oldest), events, start: Id { epoch, seq: start } })
     }
 
     /// The id of the newest event held and how many are held.
@@ -157,7 +194,13 @@ impl RedisStore {
     }
 
     fn id(&self, seq: u64) -> Id {
-        Id { epoch: self.epoch, seq }
+        Id { epoch: self.epoch(), seq }
+    }
+
+    /// The epoch as Redis holds it now, if it holds one: what the relay checks on connecting.
+    async fn stored_epoch(&self) -> Result<Option<u64>, BusError> {
+        let key = format!("{PREFIX}epoch");
+        redis::cmd("GET").arg(key).query_async(&mut self.connection.clone()).await.map_err(unavailable)
     }
 
     /// A stream outlives its newest event by the longer of the backlog age and the idle

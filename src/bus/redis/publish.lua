@@ -1,22 +1,43 @@
 -- Appends one event to a channel's stream and announces it to every node, atomically,
 -- so stream order, id order and announcement order are the same.
--- KEYS: stream, sequence counter. ARGV: max length, type, data, time ms, ttl ms, channel, announce channel.
-local fresh = redis.call('EXISTS', KEYS[1]) == 0
+-- ARGV (after the shared two): max length, type, data, time ms, ttl ms, announce
+-- channel, most channels whose last sequence number is recorded, the node's epoch and
+-- the highest sequence number it has seen in it.
+local epoch = current_epoch()
+if epoch == ARGV[10] and tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[11]) then
+  -- The sequence went back within the epoch (a failover to a replica that lagged): ids
+  -- already issued would be issued again, so a new epoch starts past them.
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('SET', KEYS[2], ARGV[11])
+end
+local stream, channel = KEYS[3], ARGV[2]
+local fresh = redis.call('EXISTS', stream) == 0
 local seq = redis.call('INCR', KEYS[2])
 local id = seq .. '-0'
-redis.call('XADD', KEYS[1], id, 'e', ARGV[2], 'd', ARGV[3], 't', ARGV[4])
+redis.call('XADD', stream, id, 'e', ARGV[4], 'd', ARGV[5], 't', ARGV[6])
 if fresh then
-  -- A new stream knows nothing of what came before it: events up to here count as lost.
-  redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', (seq - 1) .. '-0')
+  -- A new stream starts where the channel stood when its last stream expired.
+  redis.call('XSETID', stream, id, 'MAXDELETEDID', floor_of(channel) .. '-0')
 end
 -- Evict with XDEL rather than MAXLEN: only XDEL records max-deleted-entry-id, the
 -- position below which subscribers are told they missed events.
-local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+local excess = redis.call('XLEN', stream) - tonumber(ARGV[3])
 if excess > 0 then
-  for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
-    redis.call('XDEL', KEYS[1], entry[1])
+  for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)) do
+    redis.call('XDEL', stream, entry[1])
   end
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PUBLISH', ARGV[7], ARGV[6] .. '\n' .. seq .. '\n' .. ARGV[4] .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
-return seq
+redis.call('PEXPIRE', stream, ARGV[7])
+-- The last sequence number of the newest channels outlives their streams; the oldest
+-- are forgotten first, into the watermark.
+redis.call('ZADD', KEYS[4], seq, channel)
+local forget = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[9])
+if forget > 0 then
+  local gone = redis.call('ZRANGE', KEYS[4], 0, forget - 1, 'WITHSCORES')
+  local highest = tonumber(gone[#gone])
+  if highest > tonumber(redis.call('GET', KEYS[5]) or '0') then redis.call('SET', KEYS[5], highest) end
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, forget - 1)
+end
+redis.call('PUBLISH', ARGV[8], channel .. '\n' .. epoch .. '\n' .. seq .. '\n' .. ARGV[6] .. '\n' .. ARGV[4] .. '\n' .. ARGV[5])
+return {epoch, seq}

@@ -33,7 +33,11 @@ pub async fn run_relay(store: RedisStore, bus: Bus, shutdown: CancellationToken)
 async fn relay(store: &RedisStore, bus: &Bus) -> anyhow::Result<()> {
     let mut pubsub = store.client.get_async_pubsub().await?;
     pubsub.subscribe(ANNOUNCE).await?;
-    for (channel, seq) in bus.hub().positions() {
+    if let Some(epoch) = store.stored_epoch().await? {
+        store.adopt(Id { epoch, seq: 0 });
+    }
+    for (channel, relayed) in bus.hub().positions() {
+        let seq = if relayed.epoch == store.epoch() { relayed.seq } else { 0 };
         for event in store.after(&channel, seq).await? {
             bus.hub().deliver(event);
         }
@@ -42,18 +46,22 @@ async fn relay(store: &RedisStore, bus: &Bus) -> anyhow::Result<()> {
     let mut messages = pubsub.into_on_message();
     while let Some(message) = messages.next().await {
         let payload: String = message.get_payload()?;
-        match parse(&payload, store.epoch) {
-            Some(event) => drop(bus.hub().deliver(event)),
+        match parse(&payload) {
+            Some(event) => {
+                store.adopt(event.id);
+                bus.hub().deliver(event);
+            }
             None => tracing::warn!("ignored a malformed announcement"),
         }
     }
     anyhow::bail!("the Pub/Sub connection closed")
 }
 
-/// An announcement: `channel \n seq \n time \n type \n data` (data may hold newlines).
-fn parse(payload: &str, epoch: u64) -> Option<Arc<Event>> {
-    let mut parts = payload.splitn(5, '\n');
+/// An announcement: `channel \n epoch \n seq \n time \n type \n data` (data may hold newlines).
+fn parse(payload: &str) -> Option<Arc<Event>> {
+    let mut parts = payload.splitn(6, '\n');
     let channel = parts.next()?.to_owned();
+    let epoch = parts.next()?.parse().ok()?;
     let seq = parts.next()?.parse().ok()?;
     let time = parts.next()?.parse().ok()?;
     let (kind, data) = (parts.next()?.to_owned(), parts.next()?.to_owned());
@@ -66,14 +74,14 @@ mod tests {
 
     #[test]
     fn announcements_keep_newlines_in_data() {
-        let event = parse("news\n42\n1700\nprogress\na\nb\n", 9).unwrap();
+        let event = parse("news\n9\n42\n1700\nprogress\na\nb\n").unwrap();
         assert_eq!((event.id, event.channel.as_str(), event.time), (Id { epoch: 9, seq: 42 }, "news", 1700));
         assert_eq!((event.kind.as_str(), event.data.as_str()), ("progress", "a\nb\n"));
     }
 
     #[test]
     fn truncated_announcements_are_refused() {
-        assert!(parse("news\n42\n1700", 9).is_none());
-        assert!(parse("news\nx\n1700\nm\nd", 9).is_none());
+        assert!(parse("news\n9\n42\n1700").is_none());
+        assert!(parse("news\n9\nx\n1700\nm\nd").is_none());
     }
 }
