@@ -62,7 +62,8 @@ pub struct Settings {
     #[arg(help_heading = "Store", long, env = "COMETGATE_MAX_EVENT_BYTES", default_value_t = 64 * 1024)]
     pub max_event_bytes: usize,
 
-    /// Most channels held in memory; a publish or subscribe that would create one more gets `503`.
+    /// Most channels held in memory: a publish that would create one more gets `503`
+    /// (subscribing creates none). Also how many dropped channels' positions are remembered.
     #[arg(help_heading = "Store", long, env = "COMETGATE_MAX_CHANNELS", default_value_t = 100_000)]
     pub max_channels: usize,
 
