@@ -71,6 +71,7 @@ impl ApiError {
             ApiError::Bus(BusError::Full) => "too_many_subscribers",
             ApiError::Bus(BusError::Unavailable(_)) => "store_unavailable",
             ApiError::Bus(BusError::TooManyChannels) => "too_many_channels",
+            ApiError::Bus(BusError::TooManySubscribedChannels) => "too_many_subscribed_channels",
         }
     }
 }
@@ -114,7 +115,7 @@ impl ResponseError for ApiError {
 /// The store's own error text stays in the log; the client learns only that it is down.
 fn bus_message(err: &BusError) -> String {
     match err {
-        BusError::Full | BusError::TooManyChannels => err.to_string(),
+        BusError::Full | BusError::TooManyChannels | BusError::TooManySubscribedChannels => err.to_string(),
         BusError::Unavailable(_) => "the event store is unavailable; retry shortly".into(),
     }
 }

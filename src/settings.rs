@@ -112,6 +112,11 @@ pub struct Settings {
     #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_SUBSCRIBERS", default_value_t = 16_384)]
     pub max_subscribers: usize,
 
+    /// Most distinct channels this node's subscribers follow at once; a subscriber to one
+    /// more gets `503` (publishers are never refused for it).
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_SUBSCRIBED_CHANNELS", default_value_t = 16_384)]
+    pub max_subscribed_channels: usize,
+
     /// Connections the kernel may queue before the gateway accepts them (a burst of
     /// reconnecting clients arrives at once; a short queue drops them for a second).
     #[arg(help_heading = "Limits", long, env = "COMETGATE_LISTEN_BACKLOG", default_value_t = 4096)]
@@ -204,6 +209,7 @@ impl Settings {
             fanout_buffer: self.fanout_buffer as usize,
             channel_idle: self.channel_idle,
             max_subscribers: self.max_subscribers,
+            max_subscribed_channels: self.max_subscribed_channels,
             max_channels: self.max_channels,
         }
     }

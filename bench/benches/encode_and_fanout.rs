@@ -36,6 +36,7 @@ fn fanout(c: &mut Criterion) {
         fanout_buffer: 16,
         channel_idle: Duration::from_secs(300),
         max_subscribers: SUBSCRIBERS,
+        max_subscribed_channels: SUBSCRIBERS,
         max_channels: 10,
     };
     let bus = Bus::in_memory(bounds);

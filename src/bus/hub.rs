@@ -2,8 +2,8 @@
 //! reach it from the store (in memory) or from the Redis relay (several nodes).
 //!
 //! A channel's entry lives exactly as long as its listeners: the last one to leave frees
-//! it, so a name costs the hub nothing once nobody here listens, and the entries never
-//! outnumber the subscribers (at most `--max-subscribers`).
+//! it, so a name costs the hub nothing once nobody here listens; and there are at most
+//! `--max-subscribed-channels` entries, past which a listener of one more is refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
+use super::BusError;
 use super::event::Event;
 use super::id::Id;
 
@@ -20,6 +21,7 @@ type Channels = Arc<Mutex<HashMap<String, Local>>>;
 pub struct Hub {
     channels: Channels,
     buffer: usize,
+    max_channels: usize,
 }
 
 struct Local {
@@ -38,23 +40,26 @@ pub struct Listener {
 }
 
 impl Hub {
-    /// A hub whose channels buffer `buffer` live events for slow readers.
-    pub fn new(buffer: usize) -> Self {
-        Hub { channels: Channels::default(), buffer: buffer.max(1) }
+    /// A hub whose channels buffer `buffer` live events for slow readers, for at most
+    /// `max_channels` channels at once.
+    pub fn new(buffer: usize, max_channels: usize) -> Self {
+        Hub { channels: Channels::default(), buffer: buffer.max(1), max_channels }
     }
 
-    /// A listener of the channel's live events from now on.
-    pub fn subscribe(&self, channel: &str) -> Listener {
+    /// A listener of the channel's live events from now on; refused, before anything is
+    /// allocated, when it would take the hub past its number of channels.
+    pub fn subscribe(&self, channel: &str) -> Result<Listener, BusError> {
         let mut channels = self.channels();
         let receiver = match channels.get(channel) {
             Some(local) => local.sender.subscribe(),
+            None if channels.len() >= self.max_channels => return Err(BusError::TooManySubscribedChannels),
             None => {
                 let (sender, receiver) = broadcast::channel(self.buffer);
                 channels.insert(channel.to_owned(), Local { sender, relayed: Id { epoch: 0, seq: 0 } });
                 receiver
             }
         };
-        Listener { receiver, channels: self.channels.clone(), channel: channel.to_owned() }
+        Ok(Listener { receiver, channels: self.channels.clone(), channel: channel.to_owned() })
     }
 
     /// Hands `event` to the channel's local subscribers unless they had it already;

@@ -42,6 +42,9 @@ pub struct Bounds {
     /// How long a channel with no subscribers and an empty backlog is kept before it is dropped.
     pub channel_idle: Duration,
     pub max_subscribers: usize,
+    /// Most distinct channels this node's subscribers may follow at once, so that names
+    /// nobody publishes on cost a bounded amount of fan-out memory.
+    pub max_subscribed_channels: usize,
     /// Most channels the in-memory store holds; a publish to a new channel past it is
     /// refused. Also how many dropped channels the store remembers the position of.
     pub max_channels: usize,
@@ -56,6 +59,8 @@ pub enum BusError {
     Unavailable(String),
     #[error("the gateway holds its maximum number of channels")]
     TooManyChannels,
+    #[error("the gateway's subscribers follow its maximum number of channels")]
+    TooManySubscribedChannels,
 }
 
 /// The answer to a publish.
@@ -110,7 +115,7 @@ impl Bus {
 
     fn with_store(store: Store, bounds: &Bounds) -> Self {
         let permits = Arc::new(Semaphore::new(bounds.max_subscribers.min(Semaphore::MAX_PERMITS)));
-        let hub = Hub::new(bounds.fanout_buffer);
+        let hub = Hub::new(bounds.fanout_buffer, bounds.max_subscribed_channels);
         Bus { inner: Arc::new(Inner { store, hub, permits, bounds: bounds.clone() }) }
     }
 
@@ -142,7 +147,7 @@ impl Bus {
     /// one or both (the subscription skips the second copy), never in neither. A refused
     /// replay drops the listener, which frees what it took.
     async fn resume(&self, channel: &str, cursor: Cursor) -> Result<(Replay, Listener), BusError> {
-        let listener = self.inner.hub.subscribe(channel);
+        let listener = self.inner.hub.subscribe(channel)?;
         let replay = match &self.inner.store {
             Store::Memory(memory) => memory.replay(channel, cursor),
             Store::Redis(redis) => Box::pin(redis.replay(channel, cursor)).await?,

@@ -11,6 +11,7 @@ fn bus(backlog_size: usize, fanout_buffer: usize) -> Bus {
         fanout_buffer,
         channel_idle: Duration::ZERO,
         max_subscribers: 8,
+        max_subscribed_channels: 1024,
         max_channels: 3,
     })
 }

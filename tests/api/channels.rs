@@ -53,6 +53,25 @@ async fn names_held_only_by_subscribers_are_bounded_by_max_subscribers_which_ref
 }
 
 #[tokio::test]
+async fn channels_followed_only_by_subscribers_have_their_own_bound_which_refuses_the_subscriber() {
+    let app = spawn_app_with(|s| s.max_subscribed_channels = 2).await;
+    let (_a, _) = Subscriber::connect(&app, Transport::Sse, "followed-a", "").await;
+    let (_b, _) = Subscriber::connect(&app, Transport::Stream, "followed-b", "").await;
+    for route in ["sse", "poll", "stream", "iframe"] {
+        let refused = app.get(&format!("/{route}/followed-c")).await;
+        assert_eq!(refused.status(), 503, "{route}");
+        assert_eq!(refused.json::<Value>().await.unwrap()["error"], "too_many_subscribed_channels", "{route}");
+    }
+    let (mut again, _) = Subscriber::connect(&app, Transport::Iframe, "followed-a", "").await;
+    assert_eq!(app.publish_raw("followed-c", None, "x").await.status(), 201, "publishers are never refused");
+    let id = app.publish("followed-a", None, "still served").await;
+    assert_eq!(again.events(&app, 1).await[0].id, id);
+    drop(_b);
+    app.await_subscribers("followed-b", 0).await;
+    assert_eq!(app.get("/poll/followed-c?timeout=0").await.status(), 200, "a freed channel makes room");
+}
+
+#[tokio::test]
 async fn a_cursor_at_the_last_event_of_a_dropped_channel_resumes_without_a_gap() {
     let app = spawn_app_with(|s| {
         s.backlog_max_age = Duration::from_millis(100);
