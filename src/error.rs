@@ -41,6 +41,9 @@ pub enum ApiError {
     /// `431`: a request line and headers over the configured size.
     #[error("the request line and headers are larger than {0} bytes")]
     HeadTooLarge(usize),
+    /// `421`: a `Host` the gateway does not answer for (see `--public-origin`).
+    #[error("this gateway does not answer for this host name: see --public-origin")]
+    UnknownHost,
     /// `404`: no such route.
     #[error("no such resource")]
     NotFound,
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::TooMany(..) => "too_many_requests",
             ApiError::HeadTooLarge(_) => "head_too_large",
+            ApiError::UnknownHost => "unknown_host",
             ApiError::NotFound => "not_found",
             ApiError::Internal(_) => "internal",
             ApiError::Bus(BusError::Full) => "too_many_subscribers",
@@ -86,6 +90,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -11,6 +11,7 @@ use crate::bus::Bus;
 use crate::cors::cors;
 use crate::error::{ApiError, bad_request};
 use crate::gateway::Gateway;
+use crate::hosts::check_host;
 use crate::limits::{self, check_head};
 use crate::settings::Settings;
 use crate::{demo, observe, publish, transport};
@@ -33,7 +34,12 @@ impl Application {
         let gateway = web::Data::new(Gateway::new(bus, settings.clone(), shutdown.clone()));
         tokio::spawn(sweep_limits(gateway.clone(), shutdown.clone()));
         let app = move || {
-            App::new().app_data(gateway.clone()).wrap(from_fn(cors)).wrap(from_fn(check_head)).configure(routes)
+            App::new()
+                .app_data(gateway.clone())
+                .wrap(from_fn(cors))
+                .wrap(from_fn(check_host))
+                .wrap(from_fn(check_head))
+                .configure(routes)
         };
         let mut server = HttpServer::new(app)
             .on_connect(without_nagle)

@@ -7,6 +7,7 @@ mod access;
 // Shared with tests/redis, which alone uses the parts for several nodes and Redis faults.
 #[allow(dead_code)]
 mod helpers;
+mod hosts;
 mod lifecycle;
 mod limits;
 mod observe;

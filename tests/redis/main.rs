@@ -7,6 +7,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Redis;
 mod access;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/hosts.rs"]
+mod hosts;
 #[path = "../api/lifecycle.rs"]
 mod lifecycle;
 #[path = "../api/limits.rs"]
