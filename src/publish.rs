@@ -42,8 +42,25 @@ async fn publish(
     Ok(HttpResponse::Created().json(published))
 }
 
-async fn info(channel: web::Path<String>, gateway: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+#[derive(Deserialize)]
+struct InfoQuery {
+    token: Option<String>,
+}
+
+async fn info(
+    request: HttpRequest,
+    channel: web::Path<String>,
+    query: web::Query<InfoQuery>,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, ApiError> {
     check_channel(&channel)?;
+    if let Some(tokens) = &gateway.tokens {
+        // Private channels keep their figures private too: whoever may read the channel
+        // or publish may see them.
+        if authorize(&request, gateway.settings.publish_token.as_deref()).is_err() {
+            tokens.check(&request, query.token.as_deref(), &channel)?;
+        }
+    }
     Ok(HttpResponse::Ok().json(gateway.bus.info(&channel).await?))
 }
 

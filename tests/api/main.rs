@@ -19,4 +19,5 @@ mod redis_server;
 mod sse;
 mod stream_and_iframe;
 mod subscriber;
+mod tokens;
 mod transports;

@@ -105,7 +105,9 @@ async fn private_channel_figures_need_a_token_for_the_channel_or_the_publish_tok
     assert_eq!(refused.json::<Value>().await.unwrap()["error"], "missing_token");
     assert_eq!(figures(None, &format!("?token={sports}")).await.unwrap().status(), 403);
     assert_eq!(figures(Some("wrong".into()), "").await.unwrap().status(), 401);
-    for (auth, query) in [(None, format!("?token={news}")), (Some(news), String::new()), (Some("publisher".into()), String::new())] {
+    for (auth, query) in
+        [(None, format!("?token={news}")), (Some(news), String::new()), (Some("publisher".into()), String::new())]
+    {
         let answer = figures(auth, &query).await.unwrap();
         assert_eq!(answer.status(), 200);
         assert_eq!(answer.json::<Value>().await.unwrap()["channel"], "news");

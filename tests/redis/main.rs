@@ -30,5 +30,7 @@ mod sse;
 mod stream_and_iframe;
 #[path = "../api/subscriber.rs"]
 mod subscriber;
+#[path = "../api/tokens.rs"]
+mod tokens;
 #[path = "../api/transports.rs"]
 mod transports;
