@@ -51,6 +51,11 @@ pub struct Settings {
     )]
     pub public_origins: Vec<String>,
 
+    /// Turn the demo off: `/` and `POST /demo/jobs` answer `404` (the client library at
+    /// `/static/comet.js` stays).
+    #[arg(help_heading = "Serving and access", long, env = "COMETGATE_NO_DEMO")]
+    pub no_demo: bool,
+
     /// Redis to share channels, ids and backlogs with other nodes (`redis://host:port/db`).
     /// Without it the bus lives in this process's memory.
     #[arg(help_heading = "Store", long, env = "COMETGATE_REDIS_URL")]

@@ -1,5 +1,6 @@
 //! The demo: the transport-comparison page at `/`, the static client files, and the
-//! simulated background job that feeds the page's progress bars.
+//! simulated background job that feeds the page's progress bars. `--no-demo` leaves only
+//! the client library, `/static/comet.js`.
 
 mod jobs;
 
@@ -9,6 +10,7 @@ use askama::Template;
 use rust_embed::RustEmbed;
 
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index)).route("/static/{path:.*}", web::get().to(asset));
@@ -25,7 +27,10 @@ struct IndexPage<'a> {
     version: &'a str,
 }
 
-async fn index() -> Result<HttpResponse, ApiError> {
+async fn index(gateway: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+    if gateway.settings.no_demo {
+        return Err(ApiError::NotFound);
+    }
     let page = IndexPage { channel: DEMO_CHANNEL, version: env!("CARGO_PKG_VERSION") };
     let html = page.render().map_err(|err| ApiError::Internal(err.to_string()))?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
@@ -36,7 +41,13 @@ async fn index() -> Result<HttpResponse, ApiError> {
 #[folder = "static/"]
 struct Assets;
 
-async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+/// The client library, served with or without the demo.
+const CLIENT: &str = "comet.js";
+
+async fn asset(path: web::Path<String>, gateway: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+    if gateway.settings.no_demo && path.as_str() != CLIENT {
+        return Err(ApiError::NotFound);
+    }
     let file = Assets::get(&path).ok_or(ApiError::NotFound)?;
     let mime = HeaderValue::from_str(file.metadata.mimetype()).map_err(|err| ApiError::Internal(err.to_string()))?;
     Ok(HttpResponse::Ok()

@@ -5,6 +5,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Redis;
 
 #[path = "../api/access.rs"]
 mod access;
+#[path = "../api/demo.rs"]
+mod demo;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/hosts.rs"]
