@@ -44,6 +44,9 @@ pub enum ApiError {
     /// `421`: a `Host` the gateway does not answer for (see `--public-origin`).
     #[error("this gateway does not answer for this host name: see --public-origin")]
     UnknownHost,
+    /// `405`: a route that exists, with a method it does not take.
+    #[error("this route does not take this method")]
+    MethodNotAllowed,
     /// `404`: no such route.
     #[error("no such resource")]
     NotFound,
@@ -70,6 +73,7 @@ impl ApiError {
             ApiError::TooMany(..) => "too_many_requests",
             ApiError::HeadTooLarge(_) => "head_too_large",
             ApiError::UnknownHost => "unknown_host",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::Internal(_) => "internal",
             ApiError::Bus(BusError::Full) => "too_many_subscribers",
@@ -91,6 +95,7 @@ impl ResponseError for ApiError {
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,

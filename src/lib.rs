@@ -7,6 +7,7 @@
 //!   iframe), each with its routes and a pure encoder; the held-connection loop is shared.
 //! - [`publish`]: the publisher's API and who may use it.
 //! - [`auth`]: subscriber tokens (who may read a channel).
+//! - [`head`]: `HEAD` answered like `GET`, without a body and without holding.
 //! - [`hosts`]: which `Host` names the gateway answers for (no DNS rebinding).
 //! - [`cors`]: which other origins may call the gateway from a browser.
 //! - [`demo`]: the transport-comparison page, the static client, the simulated job.
@@ -23,6 +24,7 @@ pub mod cors;
 pub mod demo;
 pub mod error;
 pub mod gateway;
+pub mod head;
 pub mod hosts;
 pub mod limits;
 pub mod observe;

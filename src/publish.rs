@@ -14,7 +14,13 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/channels/{channel}").route(web::post().to(publish)).route(web::get().to(info)));
+    let other_methods = || async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) };
+    cfg.service(
+        web::resource("/channels/{channel}")
+            .route(web::post().to(publish))
+            .route(web::get().to(info))
+            .default_service(web::to(other_methods)),
+    );
 }
 
 #[derive(Deserialize)]

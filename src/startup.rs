@@ -11,6 +11,7 @@ use crate::bus::Bus;
 use crate::cors::cors;
 use crate::error::{ApiError, bad_request};
 use crate::gateway::Gateway;
+use crate::head::head_as_get;
 use crate::hosts::check_host;
 use crate::limits::{self, check_head};
 use crate::settings::Settings;
@@ -36,6 +37,7 @@ impl Application {
         let app = move || {
             App::new()
                 .app_data(gateway.clone())
+                .wrap(from_fn(head_as_get))
                 .wrap(from_fn(cors))
                 .wrap(from_fn(check_host))
                 .wrap(from_fn(check_head))

@@ -1,4 +1,5 @@
-//! HTTP at its edges: `HEAD` on every `GET` route, and the static files' validators.
+//! HTTP at its edges: `HEAD` on every `GET` route, and a JSON body on refusals the
+//! framework would answer bare.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -37,20 +38,11 @@ async fn head_answers_every_get_route_like_get_without_a_body_and_never_holds() 
 }
 
 #[tokio::test]
-async fn static_files_carry_a_validator_and_answer_304_when_unchanged() {
+async fn a_method_a_route_does_not_take_gets_a_json_405() {
     let app = spawn_app().await;
-    let first = app.get("/static/comet.js").await;
-    assert_eq!(first.status(), 200);
-    assert_eq!(first.headers()["cache-control"], "no-cache");
-    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 20, "{etag}");
-    let again = app.client.get(app.url("/static/comet.js")).header("If-None-Match", &etag);
-    let again = within(again.send()).await.unwrap();
-    assert_eq!(again.status(), 304);
-    assert_eq!(again.headers()["etag"], etag.as_str());
-    assert!(again.bytes().await.unwrap().is_empty());
-    let stale = app.client.get(app.url("/static/comet.js")).header("If-None-Match", "\"other\"");
-    assert_eq!(within(stale.send()).await.unwrap().status(), 200);
-    let other = app.client.get(app.url("/static/demo.js")).header("If-None-Match", &etag);
-    assert_eq!(within(other.send()).await.unwrap().status(), 200);
+    for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let response = within(app.client.request(method, app.url("/channels/news")).send()).await.unwrap();
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "method_not_allowed");
+    }
 }

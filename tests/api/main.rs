@@ -5,6 +5,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Memory;
 
 mod access;
 mod demo;
+mod edges;
 // Shared with tests/redis, which alone uses the parts for several nodes and Redis faults.
 #[allow(dead_code)]
 mod helpers;

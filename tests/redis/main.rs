@@ -7,6 +7,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Redis;
 mod access;
 #[path = "../api/demo.rs"]
 mod demo;
+#[path = "../api/edges.rs"]
+mod edges;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/hosts.rs"]
