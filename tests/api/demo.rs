@@ -1,4 +1,5 @@
-//! The demo job is a publisher like any other: counted, rate-limited, and off with `--no-demo`.
+//! The demo job is a publisher like any other: counted, rate-limited, and off with
+//! `--no-demo`; the static files carry validators.
 
 use serde_json::Value;
 
@@ -51,4 +52,23 @@ async fn without_the_demo_its_page_and_jobs_are_gone_but_the_client_library_stay
     assert_eq!(job.json::<Value>().await.unwrap()["error"], "not_found");
     assert_eq!(app.get("/static/comet.js").await.status(), 200);
     assert_eq!(spawn_app().await.get("/").await.status(), 200);
+}
+
+#[tokio::test]
+async fn static_files_carry_a_validator_and_answer_304_when_unchanged() {
+    let app = spawn_app().await;
+    let first = app.get("/static/comet.js").await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 20, "{etag}");
+    let again = app.client.get(app.url("/static/comet.js")).header("If-None-Match", &etag);
+    let again = within(again.send()).await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert!(again.bytes().await.unwrap().is_empty());
+    let stale = app.client.get(app.url("/static/comet.js")).header("If-None-Match", "\"other\"");
+    assert_eq!(within(stale.send()).await.unwrap().status(), 200);
+    let other = app.client.get(app.url("/static/demo.js")).header("If-None-Match", &etag);
+    assert_eq!(within(other.send()).await.unwrap().status(), 200);
 }
