@@ -18,12 +18,10 @@ pub async fn check_host(
     request: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let origins = request.app_data::<web::Data<Gateway>>().map(|g| g.settings.public_origins.clone());
-    let known = match request_host(&request) {
-        // A browser always sends `Host`; a client without one is not a page being rebound.
-        None => true,
-        Some(host) => is_known(host, origins.as_deref().unwrap_or_default()),
-    };
+    let gateway = request.app_data::<web::Data<Gateway>>().cloned();
+    let origins = gateway.as_ref().map_or(&[][..], |gateway| &gateway.settings.public_origins);
+    // A browser always sends `Host`; a client without one is not a page being rebound.
+    let known = request_host(&request).is_none_or(|host| is_known(host, origins));
     if !known {
         let refusal = ApiError::UnknownHost.error_response();
         return Ok(request.into_response(refusal));
