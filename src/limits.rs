@@ -71,6 +71,16 @@ impl PeerLimits {
         })
     }
 
+    /// Waits until `peer` (see [`PeerLimits::limited_peer`]) may publish once more, then
+    /// takes it: for what the gateway publishes on a peer's behalf (a demo job's events),
+    /// which is slowed to the peer's rate rather than refused.
+    pub async fn pace_publish(&self, peer: Option<IpAddr>) {
+        let (Some(limiter), Some(ip)) = (&self.publishes, peer) else { return };
+        while let Err(not_until) = limiter.check_key(&ip) {
+            tokio::time::sleep(not_until.wait_time_from(DefaultClock::default().now())).await;
+        }
+    }
+
     /// Forgets the rate state of publishers that have been quiet.
     pub fn sweep(&self) {
         if let Some(limiter) = &self.publishes {
@@ -78,7 +88,8 @@ impl PeerLimits {
         }
     }
 
-    fn limited_peer(&self, request: &HttpRequest) -> Option<IpAddr> {
+    /// What the request's peer is limited as, or `None` when it is not limited.
+    pub fn limited_peer(&self, request: &HttpRequest) -> Option<IpAddr> {
         let ip = request.peer_addr()?.ip().to_canonical();
         (self.limit_loopback || !ip.is_loopback()).then(|| peer_key(ip))
     }

@@ -1,7 +1,9 @@
 //! `POST /demo/jobs`, demo only: a simulated background job that publishes `progress`
 //! events on its channel at a steady pace, then one `finish` event. Starting one is a
-//! publish (same authorization and rate limit); its events count as published.
+//! publish (same authorization and rate limit), and its events count as published and
+//! take from the starter's `--publish-rate` (a job waits for it rather than flood).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -49,8 +51,8 @@ async fn start(
     gateway.limits.publish(&request)?;
     let job = job(query.into_inner())?;
     let answer = HttpResponse::Accepted().json(&job);
-    let shutdown = gateway.shutdown.clone();
-    tokio::spawn(async move { shutdown.run_until_cancelled(run(gateway.into_inner(), job)).await });
+    let (shutdown, peer) = (gateway.shutdown.clone(), gateway.limits.limited_peer(&request));
+    tokio::spawn(async move { shutdown.run_until_cancelled(run(gateway.into_inner(), peer, job)).await });
     Ok(answer)
 }
 
@@ -66,17 +68,20 @@ fn job(query: JobQuery) -> Result<Job, ApiError> {
     Ok(Job { job, channel, steps, pace_ms })
 }
 
-async fn run(gateway: Arc<Gateway>, job: Job) {
+/// Publishes the job's events at its pace, and no faster than its starter may publish.
+async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
     for step in 1..=job.steps {
         tokio::time::sleep(Duration::from_millis(job.pace_ms)).await;
         let percent = step * 100 / job.steps;
         let message = format!("step {step} of {}", job.steps);
         let data = json!({ "job": job.job, "step": step, "steps": job.steps, "percent": percent, "message": message });
+        gateway.limits.pace_publish(peer).await;
         if publish(&gateway, &job.channel, "progress", data).await.is_err() {
             return;
         }
     }
     let data = json!({ "job": job.job, "percent": 100, "message": "done" });
+    gateway.limits.pace_publish(peer).await;
     let _ = publish(&gateway, &job.channel, "finish", data).await;
 }
 

@@ -40,6 +40,21 @@ async fn starting_demo_jobs_is_held_to_the_publish_rate() {
 }
 
 #[tokio::test]
+async fn a_demo_jobs_events_take_from_its_starters_publish_rate() {
+    let app = spawn_app_with(|s| {
+        s.limit_loopback = true;
+        s.publish_rate = 2;
+    })
+    .await;
+    let (mut subscriber, _) = Subscriber::connect(&app, Transport::Sse, "paced", "").await;
+    let started = std::time::Instant::now();
+    assert_eq!(start_job(&app, "channel=paced&steps=2&pace_ms=10").await.status(), 202);
+    assert_eq!(subscriber.events(&app, 3).await.last().unwrap().event, "finish");
+    // The start and the first event spend the burst of 2; the next two wait 500 ms each.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(800), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn without_the_demo_its_page_and_jobs_are_gone_but_the_client_library_stays() {
     let app = spawn_app_with(|s| s.no_demo = true).await;
     for path in ["/", "/static/demo.js", "/static/demo.css", "/static/relay.js"] {
