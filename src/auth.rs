@@ -12,12 +12,33 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 
 /// What a token grants: `channel` is a channel name, or a prefix ending in `*`
-/// (`jobs.*` grants `jobs.42`); `exp` is its expiry in Unix seconds.
+/// (`jobs.*` grants `jobs.42`); `exp` is its expiry in Unix seconds. An `nbf` (not
+/// before, Unix seconds) claim is honoured too.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub channel: String,
     pub exp: u64,
 }
+
+/// The shortest subscribe secret accepted: as long as HS256's own output, so that a
+/// token cannot be forged by guessing the key offline (an empty one forges anything).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses a subscribe secret too short to keep tokens unforgeable. The secret itself is
+/// never part of the message.
+pub fn check_secret(secret: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        secret.len() >= MIN_SECRET_BYTES,
+        "--subscribe-secret (COMETGATE_SUBSCRIBE_SECRET) must be at least {MIN_SECRET_BYTES} bytes, not {}: \
+         with a short one anyone can forge tokens (make one with `openssl rand -hex 32`)",
+        secret.len()
+    );
+    Ok(())
+}
+
+/// The longest a checked token is taken to stay valid: far beyond any stream's life, and
+/// short enough that a deadline of now plus it never overflows (`exp` may be `u64::MAX`).
+const LONGEST_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Mints and checks tokens with one shared secret.
 pub struct Tokens {
@@ -29,8 +50,9 @@ pub struct Tokens {
 impl Tokens {
     pub fn new(secret: &str) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is honoured to the second: no minute of grace.
+        // Expiry and not-before are honoured to the second: no minute of grace.
         validation.leeway = 0;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
         let secret = secret.as_bytes();
         Tokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
@@ -38,7 +60,7 @@ impl Tokens {
 
     /// A token for `channel` (or a `prefix*`) valid for `ttl`.
     pub fn mint(&self, channel: &str, ttl: Duration) -> anyhow::Result<String> {
-        let claims = Claims { channel: channel.to_owned(), exp: unix_now() + ttl.as_secs() };
+        let claims = Claims { channel: channel.to_owned(), exp: unix_now().saturating_add(ttl.as_secs()) };
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
@@ -55,7 +77,7 @@ impl Tokens {
         if !grants(&claims.channel, channel) {
             return Err(ApiError::Forbidden("the token does not grant this channel"));
         }
-        Ok(Duration::from_secs(claims.exp.saturating_sub(unix_now())))
+        Ok(Duration::from_secs(claims.exp.saturating_sub(unix_now())).min(LONGEST_VALIDITY))
     }
 }
 
@@ -79,6 +101,13 @@ fn unix_now() -> u64 {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn secrets_shorter_than_32_bytes_are_refused() {
+        assert!(check_secret("").is_err());
+        assert!(check_secret(&"s".repeat(31)).is_err());
+        assert!(check_secret(&"s".repeat(32)).is_ok());
+    }
 
     #[test]
     fn prefixes_end_in_a_star() {
@@ -111,6 +140,16 @@ mod tests {
         let claims = Claims { channel: "news".into(), exp: unix_now() - 1 };
         let expired = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
         assert!(matches!(tokens.check(&request, Some(&expired), "news"), Err(ApiError::InvalidToken(_))));
+    }
+
+    #[test]
+    fn validity_is_capped_so_no_deadline_overflows() {
+        let tokens = Tokens::new("secret");
+        let claims = Claims { channel: "news".into(), exp: u64::MAX };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
+        let request = TestRequest::default().to_http_request();
+        assert_eq!(tokens.check(&request, Some(&token), "news").unwrap(), LONGEST_VALIDITY);
+        assert!(std::time::Instant::now().checked_add(LONGEST_VALIDITY).is_some());
     }
 
     #[test]

@@ -12,14 +12,16 @@ use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::error::ApiError;
 use crate::gateway::Gateway;
+use crate::hosts::request_host;
 
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "600";
 
 pub async fn cors(request: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(origin) = foreign_origin(&request) else { return next.call(request).await };
-    let allowed =
-        request.app_data::<web::Data<Gateway>>().and_then(|gateway| allow(&gateway.settings.allow_origins, &origin));
+    let Some(gateway) = request.app_data::<web::Data<Gateway>>().cloned() else { return next.call(request).await };
+    let settings = &gateway.settings;
+    let Some(origin) = foreign_origin(&request, &settings.public_origins) else { return next.call(request).await };
+    let allowed = allow(&settings.allow_origins, &origin);
     let Some(allowed) = allowed else {
         let refusal = ApiError::Forbidden("this origin is not allowed: see --allow-origin").error_response();
         return Ok(request.into_response(refusal));
@@ -36,12 +38,15 @@ pub async fn cors(request: ServiceRequest, next: Next<BoxBody>) -> Result<Servic
 }
 
 /// The request's `Origin` when it is not the gateway's own (browsers send none on a
-/// same-origin `GET`, and their own on a same-origin `POST`).
-fn foreign_origin(request: &ServiceRequest) -> Option<String> {
+/// same-origin `GET`, and their own on a same-origin `POST`). Its own origin is the one
+/// in `Host` (vetted by [`crate::hosts`]; `X-Forwarded-Host` is not, so it is not read)
+/// or one of `--public-origin`.
+fn foreign_origin(request: &ServiceRequest, public_origins: &[String]) -> Option<String> {
     let origin = request.headers().get(header::ORIGIN)?.to_str().unwrap_or("null").to_owned();
-    let info = request.connection_info();
-    let own = format!("{}://{}", info.scheme(), info.host());
-    (origin != own).then_some(origin)
+    let host = request_host(request).unwrap_or_default();
+    let own = format!("{}://{host}", request.connection_info().scheme());
+    let public = public_origins.iter().any(|public| public.trim_end_matches('/').eq_ignore_ascii_case(&origin));
+    (origin != own && !public).then_some(origin)
 }
 
 /// The `Access-Control-Allow-Origin` value for `origin`, if it is allowed. With `*`

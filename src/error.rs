@@ -41,6 +41,12 @@ pub enum ApiError {
     /// `431`: a request line and headers over the configured size.
     #[error("the request line and headers are larger than {0} bytes")]
     HeadTooLarge(usize),
+    /// `421`: a `Host` the gateway does not answer for (see `--public-origin`).
+    #[error("this gateway does not answer for this host name: see --public-origin")]
+    UnknownHost,
+    /// `405`: a route that exists, with a method it does not take.
+    #[error("this route does not take this method")]
+    MethodNotAllowed,
     /// `404`: no such route.
     #[error("no such resource")]
     NotFound,
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::TooMany(..) => "too_many_requests",
             ApiError::HeadTooLarge(_) => "head_too_large",
+            ApiError::UnknownHost => "unknown_host",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::Internal(_) => "internal",
             ApiError::Bus(BusError::Full) => "too_many_subscribers",
@@ -87,6 +95,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,

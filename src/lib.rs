@@ -8,6 +8,8 @@
 //!   options of every accepted socket are shared.
 //! - [`publish`]: the publisher's API and who may use it.
 //! - [`auth`]: subscriber tokens (who may read a channel).
+//! - [`head`]: `HEAD` answered like `GET`, without a body and without holding.
+//! - [`hosts`]: which `Host` names the gateway answers for (no DNS rebinding).
 //! - [`cors`]: which other origins may call the gateway from a browser.
 //! - [`demo`]: the transport-comparison page, the static client, the simulated job.
 //! - [`limits`]: what one client may take (connections, publish rate, head size).
@@ -23,6 +25,8 @@ pub mod cors;
 pub mod demo;
 pub mod error;
 pub mod gateway;
+pub mod head;
+pub mod hosts;
 pub mod limits;
 pub mod observe;
 pub mod publish;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use cometgate::auth::Tokens;
+use cometgate::auth::{Tokens, check_secret};
 use cometgate::settings::{Command, LogFormat};
 use cometgate::{Application, Settings, shutdown_signal};
 use tracing_subscriber::EnvFilter;
@@ -10,6 +10,9 @@ use tracing_subscriber::EnvFilter;
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
+    if let Some(secret) = &settings.subscribe_secret {
+        check_secret(secret)?;
+    }
     if let Some(Command::Token { channel, ttl }) = &settings.command {
         let secret = settings.subscribe_secret.as_deref().context("`token` needs --subscribe-secret")?;
         println!("{}", Tokens::new(secret).mint(channel, *ttl)?);

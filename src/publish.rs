@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use crate::auth::bearer;
 use crate::bus::{check_channel, check_event_type};
@@ -14,7 +15,13 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/channels/{channel}").route(web::post().to(publish)).route(web::get().to(info)));
+    let other_methods = || async { Err::<HttpResponse, _>(ApiError::MethodNotAllowed) };
+    cfg.service(
+        web::resource("/channels/{channel}")
+            .route(web::post().to(publish))
+            .route(web::get().to(info))
+            .default_service(web::to(other_methods)),
+    );
 }
 
 #[derive(Deserialize)]
@@ -42,8 +49,25 @@ async fn publish(
     Ok(HttpResponse::Created().json(published))
 }
 
-async fn info(channel: web::Path<String>, gateway: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+#[derive(Deserialize)]
+struct InfoQuery {
+    token: Option<String>,
+}
+
+async fn info(
+    request: HttpRequest,
+    channel: web::Path<String>,
+    query: web::Query<InfoQuery>,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, ApiError> {
     check_channel(&channel)?;
+    if let Some(tokens) = &gateway.tokens {
+        // Private channels keep their figures private too: whoever may read the channel
+        // or publish may see them.
+        if authorize(&request, gateway.settings.publish_token.as_deref()).is_err() {
+            tokens.check(&request, query.token.as_deref(), &channel)?;
+        }
+    }
     Ok(HttpResponse::Ok().json(gateway.bus.info(&channel).await?))
 }
 
@@ -66,9 +90,10 @@ fn is_loopback(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 
-/// Compares without stopping at the first difference, so timing tells nothing of the token.
+/// Compares without stopping at the first difference, so timing tells nothing of the
+/// token (`subtle` keeps the compiler from shortening the loop; only the length shows).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 /// The whole body as UTF-8 text, refused as soon as it passes `limit` bytes.

@@ -45,6 +45,23 @@ pub struct Settings {
     )]
     pub allow_origins: Vec<String>,
 
+    /// Origins the gateway is reached by (repeatable, or comma-separated in the
+    /// environment), such as `https://push.example.com`. Requests are answered only when
+    /// their `Host` is `localhost`, an IP address or one of these names (others get `421`,
+    /// which stops DNS rebinding), and a page from one of these origins is same-origin.
+    #[arg(
+        help_heading = "Serving and access",
+        long = "public-origin",
+        env = "COMETGATE_PUBLIC_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub public_origins: Vec<String>,
+
+    /// Turn the demo off: `/` and `POST /demo/jobs` answer `404` (the client library at
+    /// `/static/comet.js` stays).
+    #[arg(help_heading = "Serving and access", long, env = "COMETGATE_NO_DEMO")]
+    pub no_demo: bool,
+
     /// Redis to share channels, ids and backlogs with other nodes (`redis://host:port/db`).
     /// Without it the bus lives in this process's memory.
     #[arg(help_heading = "Store", long, env = "COMETGATE_REDIS_URL")]

@@ -9,10 +9,13 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::check_secret;
 use crate::bus::Bus;
 use crate::cors::cors;
 use crate::error::{ApiError, bad_request};
 use crate::gateway::Gateway;
+use crate::head::head_as_get;
+use crate::hosts::check_host;
 use crate::limits::{self, check_head};
 use crate::settings::Settings;
 use crate::{demo, observe, publish, transport};
@@ -37,6 +40,9 @@ enum Side {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if let Some(secret) = &settings.subscribe_secret {
+            check_secret(secret)?;
+        }
         let shutdown = CancellationToken::new();
         let bus = match &settings.redis_url {
             Some(url) => Bus::on_redis(url, settings.bounds()).await?,
@@ -108,7 +114,9 @@ fn listen(
     let app = move || {
         App::new()
             .app_data(gateway.clone())
+            .wrap(from_fn(head_as_get))
             .wrap(from_fn(cors))
+            .wrap(from_fn(check_host))
             .wrap(from_fn(check_head))
             .configure(|cfg| routes(cfg, side))
     };

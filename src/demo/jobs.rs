@@ -1,6 +1,10 @@
 //! `POST /demo/jobs`, demo only: a simulated background job that publishes `progress`
-//! events on its channel at a steady pace, then one `finish` event.
+//! events on its channel at a steady pace, then one `finish` event. Starting one is a
+//! publish (same authorization and rate limit), and its events count as published and
+//! take from the starter's `--publish-rate` (a job waits for it rather than flood).
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -8,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::bus::{Bus, check_channel};
+use crate::bus::{BusError, check_channel};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::publish::authorize;
@@ -40,11 +44,15 @@ async fn start(
     query: web::Query<JobQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
+    if gateway.settings.no_demo {
+        return Err(ApiError::NotFound);
+    }
     authorize(&request, gateway.settings.publish_token.as_deref())?;
+    gateway.limits.publish(&request)?;
     let job = job(query.into_inner())?;
-    let (bus, shutdown) = (gateway.bus.clone(), gateway.shutdown.clone());
     let answer = HttpResponse::Accepted().json(&job);
-    tokio::spawn(async move { shutdown.run_until_cancelled(run(bus, job)).await });
+    let (shutdown, peer) = (gateway.shutdown.clone(), gateway.limits.limited_peer(&request));
+    tokio::spawn(async move { shutdown.run_until_cancelled(run(gateway.into_inner(), peer, job)).await });
     Ok(answer)
 }
 
@@ -60,16 +68,28 @@ fn job(query: JobQuery) -> Result<Job, ApiError> {
     Ok(Job { job, channel, steps, pace_ms })
 }
 
-async fn run(bus: Bus, job: Job) {
+/// Publishes the job's events at its pace, and no faster than its starter may publish.
+async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
     for step in 1..=job.steps {
         tokio::time::sleep(Duration::from_millis(job.pace_ms)).await;
         let percent = step * 100 / job.steps;
         let message = format!("step {step} of {}", job.steps);
         let data = json!({ "job": job.job, "step": step, "steps": job.steps, "percent": percent, "message": message });
-        if bus.publish(&job.channel, "progress", data.to_string()).await.is_err() {
+        gateway.limits.pace_publish(peer).await;
+        if publish(&gateway, &job.channel, "progress", data).await.is_err() {
             return;
         }
     }
     let data = json!({ "job": job.job, "percent": 100, "message": "done" });
-    let _ = bus.publish(&job.channel, "finish", data.to_string()).await;
+    gateway.limits.pace_publish(peer).await;
+    let _ = publish(&gateway, &job.channel, "finish", data).await;
+}
+
+/// Publishes one of the job's events, counted like any publisher's.
+async fn publish(gateway: &Gateway, channel: &str, kind: &str, data: serde_json::Value) -> Result<(), BusError> {
+    let started = std::time::Instant::now();
+    gateway.bus.publish(channel, kind, data.to_string()).await?;
+    gateway.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
+    gateway.metrics.published.inc();
+    Ok(())
 }

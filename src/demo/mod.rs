@@ -1,14 +1,18 @@
 //! The demo: the transport-comparison page at `/`, the static client files, and the
-//! simulated background job that feeds the page's progress bars.
+//! simulated background job that feeds the page's progress bars. `--no-demo` leaves only
+//! the client library, `/static/comet.js`.
 
 mod jobs;
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
+use std::time::{Duration, UNIX_EPOCH};
+
+use actix_web::http::header::{self, ETag, EntityTag, Header, HeaderValue, IfNoneMatch, LastModified};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use rust_embed::RustEmbed;
 
 use crate::error::ApiError;
+use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index)).route("/static/{path:.*}", web::get().to(asset));
@@ -25,7 +29,10 @@ struct IndexPage<'a> {
     version: &'a str,
 }
 
-async fn index() -> Result<HttpResponse, ApiError> {
+async fn index(gateway: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+    if gateway.settings.no_demo {
+        return Err(ApiError::NotFound);
+    }
     let page = IndexPage { channel: DEMO_CHANNEL, version: env!("CARGO_PKG_VERSION") };
     let html = page.render().map_err(|err| ApiError::Internal(err.to_string()))?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
@@ -36,12 +43,38 @@ async fn index() -> Result<HttpResponse, ApiError> {
 #[folder = "static/"]
 struct Assets;
 
-async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+/// The client library, served with or without the demo.
+const CLIENT: &str = "comet.js";
+
+/// A file of `static/`, with its validators: `no-cache` makes a browser ask again on
+/// every load, and the `ETag` (the embedded file's SHA-256) lets it be answered `304`
+/// with no body when it has the file already.
+async fn asset(
+    request: HttpRequest,
+    path: web::Path<String>,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, ApiError> {
+    if gateway.settings.no_demo && path.as_str() != CLIENT {
+        return Err(ApiError::NotFound);
+    }
     let file = Assets::get(&path).ok_or(ApiError::NotFound)?;
-    let mime = HeaderValue::from_str(file.metadata.mimetype()).map_err(|err| ApiError::Internal(err.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, mime))
+    let etag = EntityTag::new_strong(file.metadata.sha256_hash().iter().map(|byte| format!("{byte:02x}")).collect());
+    let unchanged = match IfNoneMatch::parse(&request) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&etag)),
+        Err(_) => false,
+    };
+    let mut answer = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    answer
+        .insert_header(ETag(etag))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .body(file.data.into_owned()))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+    if let Some(modified) = file.metadata.last_modified() {
+        answer.insert_header(LastModified((UNIX_EPOCH + Duration::from_secs(modified)).into()));
+    }
+    if unchanged {
+        return Ok(answer.finish());
+    }
+    let mime = HeaderValue::from_str(file.metadata.mimetype()).map_err(|err| ApiError::Internal(err.to_string()))?;
+    Ok(answer.insert_header((header::CONTENT_TYPE, mime)).body(file.data.into_owned()))
 }

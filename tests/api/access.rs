@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::subscriber::{ALL, Frame, STREAMING, Subscriber};
 
-const SECRET: &str = "test-secret";
+const SECRET: &str = "a test secret of thirty-two bytes or more";
 
 async fn status_and_code(app: &TestApp, path: &str) -> (u16, String) {
     let response = app.get(path).await;

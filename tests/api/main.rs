@@ -5,9 +5,12 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Memory;
 
 mod access;
 mod channels;
+mod demo;
+mod edges;
 // Shared with tests/redis, which alone uses the parts for several nodes and Redis faults.
 #[allow(dead_code)]
 mod helpers;
+mod hosts;
 mod internal;
 mod lifecycle;
 mod limits;
@@ -21,4 +24,5 @@ mod slow_readers;
 mod sse;
 mod stream_and_iframe;
 mod subscriber;
+mod tokens;
 mod transports;

@@ -7,9 +7,15 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Redis;
 mod access;
 #[path = "../api/channels.rs"]
 mod channels;
+#[path = "../api/demo.rs"]
+mod demo;
+#[path = "../api/edges.rs"]
+mod edges;
 mod epochs;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/hosts.rs"]
+mod hosts;
 #[path = "../api/internal.rs"]
 mod internal;
 #[path = "../api/lifecycle.rs"]
@@ -35,5 +41,7 @@ mod sse;
 mod stream_and_iframe;
 #[path = "../api/subscriber.rs"]
 mod subscriber;
+#[path = "../api/tokens.rs"]
+mod tokens;
 #[path = "../api/transports.rs"]
 mod transports;
