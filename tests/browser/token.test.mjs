@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { BIN, startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, sleep, TRANSPORTS } from './harness.mjs';
 
-const SECRET = 'browser-test-secret';
+const SECRET = 'browser-test-secret-of-at-least-32-bytes';
 const mint = (channel, ttl) => execFileSync(BIN, ['--subscribe-secret', SECRET, 'token', '--channel', channel, '--ttl', ttl]).toString().trim();
 
 test('every transport subscribes with a token and renews it when its stream ends at expiry', async (t) => {
