@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`bus`]: ids, the per-channel backlog, cursors and fan-out, behind one cheap handle.
 //! - [`transport`]: one module per transport (SSE, long-poll, streaming XHR, hidden
-//!   iframe), each with its routes and a pure encoder; the held-connection loop and the
+//!   iframe, JSONP), each with its routes and a pure encoder; the held-connection loop and the
 //!   options of every accepted socket are shared.
 //! - [`publish`]: the publisher's API and who may use it.
 //! - [`auth`]: subscriber tokens (who may read a channel).

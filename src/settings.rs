@@ -7,8 +7,8 @@ use clap::Parser;
 
 use crate::bus::Bounds;
 
-/// cometgate: one event bus, four Comet transports (SSE, long-polling, streaming XHR,
-/// hidden iframe). Every flag can also be set by the environment variable shown.
+/// cometgate: one event bus, five Comet transports (SSE, long-polling, streaming XHR,
+/// hidden iframe, JSONP). Every flag can also be set by the environment variable shown.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "cometgate", version, about, long_about = None)]
 pub struct Settings {

@@ -1,4 +1,4 @@
-//! The four transports, and what they share: how a held connection is run, its headers,
+//! The transports, and what they share: how a held connection is run, its headers,
 //! the JSON encoding of an event, and the options of every accepted socket.
 //!
 //! Each transport owns its routes and a [`Framing`]; the loop that holds a connection open
@@ -56,7 +56,7 @@ macro_rules! transports {
     };
 }
 
-transports! { Sse => sse, Poll => poll, Stream => stream, Iframe => iframe }
+transports! { Sse => sse, Poll => poll, Stream => stream, Iframe => iframe, Jsonp => jsonp }
 
 /// The query parameters the transports accept; each uses those it needs.
 #[derive(Debug, Default, Deserialize)]

@@ -25,13 +25,34 @@ async fn poll(
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
+    let envelope = Envelope { transport: Transport::Poll, content_type: "application/json", wrap: Box::new(|json| json) };
+    answer(request, &channel, &query, gateway, envelope).await
+}
+
+/// How a poll's JSON answer is sent: the transport it counts under, its content type, and
+/// what wraps it (nothing for `/poll`, a callback for `/jsonp`).
+pub(super) struct Envelope {
+    pub transport: Transport,
+    pub content_type: &'static str,
+    pub wrap: Box<dyn FnOnce(Bytes) -> Bytes + Send>,
+}
+
+/// Answers one poll of `channel`: at once when events are waiting, else when the next one
+/// comes or the timeout passes.
+pub(super) async fn answer(
+    request: HttpRequest,
+    channel: &str,
+    query: &SubscribeQuery,
+    gateway: web::Data<Gateway>,
+    envelope: Envelope,
+) -> Result<HttpResponse, ApiError> {
     let cursor = Cursor::parse(&query.cursor)?;
     let timeout = poll_timeout(query.timeout.as_deref(), gateway.settings.poll_timeout)?;
-    let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
+    let admitted = subscribe(&gateway, &request, channel, query, cursor).await?;
     let timeout = admitted.valid_for.map_or(timeout, |left| timeout.min(left));
-    let mut poll =
-        Poll { admitted, _tracked: gateway.metrics.track_subscriber(Transport::Poll), gateway: gateway.into_inner() };
-    let mut response = held_response("application/json");
+    let _tracked = gateway.metrics.track_subscriber(envelope.transport);
+    let mut response = held_response(envelope.content_type);
+    let mut poll = Poll { admitted, _tracked, envelope, gateway: gateway.into_inner() };
     let mut answer = Answer::default();
     if let Some(item) = poll.admitted.subscription.try_next() {
         answer.push(item);
@@ -55,6 +76,7 @@ async fn poll(
 struct Poll {
     admitted: Admitted,
     _tracked: crate::observe::Tracked,
+    envelope: Envelope,
     gateway: Arc<Gateway>,
 }
 
@@ -64,10 +86,11 @@ impl Poll {
         let mut subscription = self.admitted.subscription;
         let settings = &self.gateway.settings;
         answer.fill(&mut subscription, settings.poll_batch as usize, settings.poll_max_bytes);
-        let body = answer.encode(answer.last.unwrap_or_else(|| subscription.cursor()));
+        let json = answer.encode(answer.last.unwrap_or_else(|| subscription.cursor()));
+        let body = (self.envelope.wrap)(json);
         let metrics = &self.gateway.metrics;
         metrics.polls.inc();
-        metrics.delivered(Transport::Poll, answer.events.len() as u64, body.len());
+        metrics.delivered(self.envelope.transport, answer.events.len() as u64, body.len());
         if answer.gap.is_some() {
             metrics.gaps.inc();
         }

@@ -12,6 +12,7 @@ mod edges;
 mod helpers;
 mod hosts;
 mod internal;
+mod jsonp;
 mod lifecycle;
 mod limits;
 mod observe;

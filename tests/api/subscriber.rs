@@ -10,8 +10,11 @@ use serde_json::Value;
 
 use crate::helpers::{Incoming, TestApp};
 
-pub const ALL: [Transport; 4] = Transport::ALL;
+pub const ALL: [Transport; 5] = Transport::ALL;
 pub const STREAMING: [Transport; 3] = Transport::STREAMING;
+
+/// The callback the JSONP subscriber names, dotted as a page's would be.
+const JSONP_CALLBACK: &str = "page.feed";
 
 pub struct Subscriber {
     pub transport: Transport,
@@ -49,10 +52,11 @@ impl Subscriber {
             cursor: cursor.to_owned(),
             extra: extra.to_owned(),
         };
-        if transport == Transport::Poll {
+        if transport.is_polled() {
             if cursor.is_empty() {
-                let answer = poll(app, channel, extra, Some(0)).await;
-                subscriber.cursor = answer["cursor"].as_str().unwrap().to_owned();
+                let (frames, opened) = subscriber.request(app, "&timeout=0").await;
+                assert!(frames.is_empty(), "{transport:?}: a live poll answered {frames:?}");
+                subscriber.cursor = opened;
             }
             let opened = subscriber.cursor.clone();
             return (subscriber, opened);
@@ -73,10 +77,7 @@ impl Subscriber {
 
     /// Reads the next frame.
     pub async fn next(&mut self, app: &TestApp) -> Frame {
-        match self.transport {
-            Transport::Poll => self.next_polled(app).await,
-            _ => self.next_streamed().await,
-        }
+        if self.transport.is_polled() { self.next_polled(app).await } else { self.next_streamed().await }
     }
 
     /// Reads `count` events, skipping heartbeats; any other frame fails the test.
@@ -112,14 +113,24 @@ impl Subscriber {
 
     async fn next_polled(&mut self, app: &TestApp) -> Frame {
         while self.queued.is_empty() {
-            let path = format!("/poll/{}?cursor={}{}", self.channel, self.cursor, self.extra);
-            let response = app.get(&path).await;
-            assert_eq!(response.status(), 200, "{path}");
-            let (frames, cursor) = cometgate_wire::poll(&response.bytes().await.unwrap()).unwrap();
+            let (frames, cursor) = self.request(app, "").await;
             self.queued.extend(frames);
             self.cursor = cursor;
         }
         self.queued.pop_front().unwrap()
+    }
+
+    /// One long-poll or JSONP request from the current cursor, read by the reference client.
+    async fn request(&self, app: &TestApp, more: &str) -> (Vec<Frame>, String) {
+        let jsonp = self.transport == Transport::Jsonp;
+        let callback = if jsonp { format!("&callback={JSONP_CALLBACK}") } else { String::new() };
+        let (route, channel, cursor, extra) = (self.transport.route(), &self.channel, &self.cursor, &self.extra);
+        let path = format!("/{route}/{channel}?cursor={cursor}{extra}{callback}{more}");
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let body = response.bytes().await.unwrap();
+        let read = if jsonp { cometgate_wire::jsonp(&body, JSONP_CALLBACK) } else { cometgate_wire::poll(&body) };
+        read.unwrap_or_else(|err| panic!("{path}: {err:#}"))
     }
 
     async fn next_streamed(&mut self) -> Frame {

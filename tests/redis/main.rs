@@ -18,6 +18,8 @@ mod helpers;
 mod hosts;
 #[path = "../api/internal.rs"]
 mod internal;
+#[path = "../api/jsonp.rs"]
+mod jsonp;
 #[path = "../api/lifecycle.rs"]
 mod lifecycle;
 #[path = "../api/limits.rs"]

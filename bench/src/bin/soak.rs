@@ -1,4 +1,4 @@
-//! `soak`: thousands of subscribers across the four transports for minutes, steady
+//! `soak`: thousands of subscribers across every transport for minutes, steady
 //! publishing, clients that cut their connections at random and resume from their cursor.
 //! Reports lost, duplicated and out-of-order events per transport (all must be zero) and
 //! the gateway's memory over time. Loopback only, bounded in time.
@@ -23,7 +23,7 @@ struct Args {
     /// The gateway's process id, for its memory curve.
     #[arg(long)]
     pid: Option<u32>,
-    /// Subscribers, spread evenly over the four transports and the channels.
+    /// Subscribers, spread evenly over the transports and the channels.
     #[arg(long, default_value_t = 4000)]
     subscribers: usize,
     #[arg(long, default_value_t = 4)]
@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds + 120);
     let subscribers: Vec<_> = (0..args.subscribers)
         .map(|n| {
-            let transport = Transport::ALL[n % 4];
+            let transport = Transport::ALL[n % Transport::ALL.len()];
             let channel = (n / 4) % channels.len();
             let client = Client {
                 transport,

@@ -45,7 +45,7 @@ impl std::ops::AddAssign for Counts {
     }
 }
 
-/// The iframe callback the soak's pages name, as a page with several clients would.
+/// The iframe and JSONP callback the soak's pages name, as a page with several clients would.
 const CALLBACK: &str = "soak.sub";
 
 /// How a connection ended.
@@ -74,7 +74,7 @@ impl Client {
         while !self.complete(&ledger) && Instant::now() < deadline {
             let cut_at = (Instant::now() + self.life()).min(deadline);
             let outcome = match self.transport {
-                Transport::Poll => self.poll(&mut poller, &mut cursor, cut_at, &mut ledger).await,
+                transport if transport.is_polled() => self.poll(&mut poller, &mut cursor, cut_at, &mut ledger).await,
                 _ => self.stream(&mut cursor, cut_at, &mut ledger).await,
             };
             match outcome {
@@ -146,7 +146,7 @@ impl Client {
         }
     }
 
-    /// Polls on one keep-alive connection until the client cuts it.
+    /// Polls (long-poll or JSONP) on one keep-alive connection until the client cuts it.
     async fn poll(
         &mut self,
         connection: &mut Option<TcpStream>,
@@ -162,7 +162,8 @@ impl Client {
                 Some(stream) => stream,
                 None => http::connect(&self.target).await?,
             };
-            let request = http::get(&format!("/poll/{}?cursor={cursor}&timeout=5", self.channel), "");
+            let (route, channel) = (self.transport.route(), &self.channel);
+            let request = http::get(&format!("/{route}/{channel}?cursor={cursor}&timeout=5&callback={CALLBACK}"), "");
             ledger.counts.requests += 1;
             let answer = async {
                 let response = http::send(stream, &request).await?;
@@ -173,7 +174,10 @@ impl Client {
                 answer = answer => answer?,
                 () = sleep_until(cut_at) => return Ok(Outcome::Cut),
             };
-            let (frames, next) = cometgate_wire::poll(&body)?;
+            let (frames, next) = match self.transport {
+                Transport::Jsonp => cometgate_wire::jsonp(&body, CALLBACK)?,
+                _ => cometgate_wire::poll(&body)?,
+            };
             record(frames.into_iter(), cursor, ledger)?;
             *cursor = next;
             *connection = Some(stream);

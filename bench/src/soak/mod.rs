@@ -1,4 +1,4 @@
-//! The soak run's parts: resuming clients over the four transports, and the check of what
+//! The soak run's parts: resuming clients over every transport, and the check of what
 //! each received against what its channel was sent.
 
 pub mod client;

@@ -20,13 +20,20 @@ pub enum Transport {
     Poll,
     Stream,
     Iframe,
+    Jsonp,
 }
 
 impl Transport {
     /// Every transport, for tests and load runs that cover them all.
-    pub const ALL: [Transport; 4] = [Transport::Sse, Transport::Poll, Transport::Stream, Transport::Iframe];
+    pub const ALL: [Transport; 5] =
+        [Transport::Sse, Transport::Poll, Transport::Stream, Transport::Iframe, Transport::Jsonp];
     /// The transports that hold one response open and stream frames into it.
     pub const STREAMING: [Transport; 3] = [Transport::Sse, Transport::Stream, Transport::Iframe];
+
+    /// Whether each answer is one request's body (long-poll, JSONP) rather than a stream.
+    pub fn is_polled(self) -> bool {
+        matches!(self, Transport::Poll | Transport::Jsonp)
+    }
 
     /// The first segment of its subscribe path (`/sse/{channel}`).
     pub fn route(self) -> &'static str {
@@ -35,6 +42,7 @@ impl Transport {
             Transport::Poll => "poll",
             Transport::Stream => "stream",
             Transport::Iframe => "iframe",
+            Transport::Jsonp => "jsonp",
         }
     }
 }
@@ -77,6 +85,17 @@ pub fn poll(body: &[u8]) -> anyhow::Result<(Vec<Frame>, String)> {
     Ok((frames, text(&answer, "cursor")?))
 }
 
+/// A JSONP answer, `callback(<poll answer>);`, read as [`poll`] reads the answer inside. It
+/// must be safe as a script: no raw `<`, `>`, `&`, U+2028 or U+2029 anywhere.
+pub fn jsonp(body: &[u8], callback: &str) -> anyhow::Result<(Vec<Frame>, String)> {
+    let text = std::str::from_utf8(body).context("a JSONP answer that is not UTF-8")?;
+    let unsafe_at = text.find(['<', '>', '&', '\u{2028}', '\u{2029}']);
+    anyhow::ensure!(unsafe_at.is_none(), "a JSONP answer with a raw {:?}", &text[unsafe_at.unwrap_or(0)..][..1]);
+    let inner = text.strip_prefix(callback).and_then(|rest| rest.strip_prefix('('));
+    let inner = inner.and_then(|rest| rest.strip_suffix(");")).with_context(|| format!("not a call of {callback}"))?;
+    poll(inner.as_bytes())
+}
+
 /// An event object (`{"id","event","data",...}`) as received.
 fn received(object: &Value) -> anyhow::Result<Received> {
     Ok(Received { id: text(object, "id")?, event: text(object, "event")?, data: text(object, "data")? })
@@ -106,6 +125,16 @@ mod tests {
         let event = Received { id: "1-3".into(), event: "m".into(), data: "c".into() };
         assert_eq!(frames, [Frame::Gap(Some("1-3".into())), Frame::Event(event)]);
         assert_eq!(cursor, "1-3");
+    }
+
+    #[test]
+    fn a_jsonp_answer_is_the_poll_answer_inside_one_call_and_must_be_script_safe() {
+        let body = br#"app.feed({"events":[{"id":"1-1","event":"m","data":"\u003c/script\u003e"}],"cursor":"1-1","gap":false});"#;
+        let (frames, cursor) = jsonp(body, "app.feed").unwrap();
+        let event = Received { id: "1-1".into(), event: "m".into(), data: "</script>".into() };
+        assert_eq!((frames, cursor.as_str()), (vec![Frame::Event(event)], "1-1"));
+        assert!(jsonp(body, "other").is_err());
+        assert!(jsonp(br#"cb({"events":[],"cursor":"</script>","gap":false});"#, "cb").is_err());
     }
 
     #[test]

@@ -46,7 +46,9 @@ impl Reader {
             Transport::Sse => b"\n\n",
             Transport::Stream => b"\n",
             Transport::Iframe => b"</script>\n",
-            Transport::Poll => bail!("a long-poll answer is read whole, with wire::poll"),
+            Transport::Poll | Transport::Jsonp => {
+                bail!("a polled answer is read whole, with wire::poll or wire::jsonp")
+            }
         };
         let mut frames = Vec::new();
         while let Some(at) = self.buffer.windows(delimiter.len()).position(|w| w == delimiter) {
