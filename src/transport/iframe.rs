@@ -1,5 +1,6 @@
 //! Hidden-iframe streaming: `GET /iframe/{channel}`, a never-ending HTML page of
-//! `<script>` chunks that call into the parent page.
+//! `<script>` chunks that call into the parent page, or, for a parent on another origin
+//! (`?origin=`), that post each call to it with `postMessage`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
@@ -22,8 +23,10 @@ async fn connect(
 ) -> Result<HttpResponse, ApiError> {
     let cursor = Cursor::parse(&query.cursor)?;
     let callback = check_callback(query.callback.as_deref().unwrap_or(DEFAULT_CALLBACK))?;
+    let origin = query.origin.as_deref().filter(|origin| !origin.is_empty());
+    let post_to = origin.map(|origin| check_origin(origin, &gateway.settings.allow_origins)).transpose()?;
     let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
-    let framing = Scripts { callback: callback.to_owned() };
+    let framing = Scripts { callback: callback.to_owned(), post_to: post_to.map(|origin| json::script_safe(&origin)) };
     let body = held_body(admitted, framing, &gateway);
     Ok(held_response("text/html; charset=utf-8").streaming(body))
 }
@@ -48,14 +51,30 @@ pub fn check_callback(callback: &str) -> Result<&str, ApiError> {
     })
 }
 
-/// An event as the iframe sends it to `callback`: `<script>parent.comet.showMsg({..})</script>`.
-pub fn encode(event: &Event, callback: &str) -> Bytes {
-    Scripts { callback: callback.to_owned() }.show(event)
+/// A parent page's origin the scripts may post to: `http` or `https`, a host and maybe a
+/// port, nothing else (it is written into the page), and allowed by `--allow-origin`.
+pub fn check_origin(origin: &str, allowed: &[String]) -> Result<String, ApiError> {
+    let (scheme, rest) = origin.split_once("://").unwrap_or(("", ""));
+    let host_char = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+    let well_formed = matches!(scheme, "http" | "https") && !rest.is_empty() && rest.chars().all(host_char);
+    if !well_formed {
+        return Err(ApiError::BadRequest("origin must be scheme://host[:port], such as https://app.example".into()));
+    }
+    let listed = allowed.iter().any(|allowed| allowed == "*" || allowed == origin);
+    listed.then(|| origin.to_owned()).ok_or(ApiError::Forbidden("this origin is not allowed: see --allow-origin"))
 }
 
-/// `<script>parent.<callback>.<method>(<args>)</script>` chunks.
+/// An event as the iframe sends it to `callback`: `<script>parent.comet.showMsg({..})</script>`.
+pub fn encode(event: &Event, callback: &str) -> Bytes {
+    Scripts { callback: callback.to_owned(), post_to: None }.show(event)
+}
+
+/// `<script>parent.<callback>.<method>(<args>)</script>` chunks, or with a target origin
+/// `<script>parent.postMessage({"comet":<callback>,"method":<method>,"args":[<args>]},<origin>)</script>`.
 pub(super) struct Scripts {
     pub(super) callback: String,
+    /// The parent's origin as a JavaScript string literal, when the scripts post to it.
+    pub(super) post_to: Option<String>,
 }
 
 impl Scripts {
@@ -75,12 +94,23 @@ impl Scripts {
     }
 
     fn script(&self, method: &str, size: usize, args: impl FnOnce(&mut BytesMut)) -> Bytes {
-        let mut frame = BytesMut::with_capacity(size + self.callback.len() + 40);
-        for part in [b"<script>parent.", self.callback.as_bytes(), b".", method.as_bytes(), b"("] {
+        let mut frame = BytesMut::with_capacity(size + self.callback.len() + 80);
+        let Some(origin) = &self.post_to else {
+            for part in [b"<script>parent.", self.callback.as_bytes(), b".", method.as_bytes(), b"("] {
+                frame.extend_from_slice(part);
+            }
+            args(&mut frame);
+            frame.extend_from_slice(b")</script>\n");
+            return frame.freeze();
+        };
+        let (callback, method) = (self.callback.as_bytes(), method.as_bytes());
+        for part in [&b"<script>parent.postMessage({\"comet\":\""[..], callback, b"\",\"method\":\"", method, b"\",\"args\":["] {
             frame.extend_from_slice(part);
         }
         args(&mut frame);
-        frame.extend_from_slice(b")</script>\n");
+        for part in [&b"]},"[..], origin.as_bytes(), b")</script>\n"] {
+            frame.extend_from_slice(part);
+        }
         frame.freeze()
     }
 }
@@ -126,7 +156,32 @@ mod tests {
     }
 
     fn scripts(callback: &str) -> Scripts {
-        Scripts { callback: callback.into() }
+        Scripts { callback: callback.into(), post_to: None }
+    }
+
+    #[test]
+    fn for_another_origin_every_call_is_posted_to_exactly_that_origin() {
+        let framing = Scripts { callback: "comet".into(), post_to: Some(json::script_safe(&"https://app.example")) };
+        let event = Event::new(Id { epoch: 1, seq: 2 }, "c".into(), "message".into(), "</script>".into(), 3);
+        let json = r#"{"id":"1-2","channel":"c","event":"message","data":"\u003c/script\u003e","time":3}"#;
+        let expected = format!(
+            "<script>parent.postMessage({{\"comet\":\"comet\",\"method\":\"showMsg\",\"args\":[{json}]}},\"https://app.example\")</script>\n"
+        );
+        assert_eq!(text(framing.item(&Item::Event(Arc::new(event)))), expected);
+        let heartbeat = "<script>parent.postMessage({\"comet\":\"comet\",\"method\":\"heartbeat\",\"args\":[]},\"https://app.example\")</script>\n";
+        assert_eq!(text(framing.heartbeat()), heartbeat);
+    }
+
+    #[test]
+    fn only_well_formed_allowed_origins_are_posted_to() {
+        let allowed = vec!["https://app.example".to_owned()];
+        assert_eq!(check_origin("https://app.example", &allowed).unwrap(), "https://app.example");
+        assert!(matches!(check_origin("https://evil.example", &allowed), Err(ApiError::Forbidden(_))));
+        let any = vec!["*".to_owned()];
+        assert!(check_origin("http://localhost:8080", &any).is_ok());
+        for bad in ["javascript:alert(1)", "https://a.example/path", "https://a\"b", "ftp://a.example", "https://", "app.example"] {
+            assert!(matches!(check_origin(bad, &any), Err(ApiError::BadRequest(_))), "{bad}");
+        }
     }
 
     #[test]

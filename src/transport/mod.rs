@@ -73,6 +73,9 @@ pub struct SubscribeQuery {
     /// The same, as Mercure spells it.
     #[serde(rename = "lastEventID")]
     pub last_event_id_mercure: Option<String>,
+    /// Iframe: the parent page's origin, when it is not the gateway's; the scripts then
+    /// deliver with `postMessage` to exactly that origin.
+    pub origin: Option<String>,
 }
 
 /// A subscription, and how long the subscriber's token lets it be held (`None`: public).

@@ -31,7 +31,7 @@ fn encode_everywhere(event: &Arc<Event>) {
     for _ in 0..2 {
         Sse { retry: Duration::from_secs(2) }.item(&item);
         JsonLines.item(&item);
-        Scripts { callback: "comet".into() }.item(&item);
+        Scripts { callback: "comet".into(), post_to: None }.item(&item);
         let mut answer = Answer::default();
         answer.push(item.clone());
         answer.encode(event.id);

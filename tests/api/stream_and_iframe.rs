@@ -52,3 +52,47 @@ async fn markup_in_a_payload_never_opens_or_closes_a_script_in_the_iframe() {
         assert!(!script.contains("<!--") && !script.contains('\u{2028}'), "{script}");
     }
 }
+
+/// A parent page on another origin cannot be called into; the iframe posts to it instead,
+/// to exactly the origin named (never `*`), which must be allowed.
+#[tokio::test]
+async fn an_iframe_for_an_allowed_origin_posts_every_call_to_exactly_that_origin() {
+    let app = crate::helpers::spawn_app_with(|s| s.allow_origins = vec!["http://app.example:8000".into()]).await;
+    let datas = crate::payloads::tricky();
+    let ids = app.publish_all("news", &datas).await;
+    let mut body = app.open("/iframe/news?cursor=earliest&origin=http://app.example:8000").await;
+    assert_eq!(body.status, 200);
+    let mut reader =
+        cometgate_wire::Reader::new(cometgate_wire::Transport::Iframe).posting_to("http://app.example:8000");
+    let mut received = Vec::new();
+    while received.len() < datas.len() {
+        for frame in reader.push(&body.chunk().await.expect("the iframe ended")).unwrap() {
+            match frame {
+                cometgate_wire::Frame::Event(event) => received.push((event.id, event.data)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(received, ids.into_iter().zip(datas).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn an_iframe_origin_must_be_allowed_and_well_formed() {
+    let app = crate::helpers::spawn_app_with(|s| s.allow_origins = vec!["https://app.example".into()]).await;
+    for (origin, status, error) in [
+        ("https://evil.example", 403, "forbidden"),
+        ("javascript:alert(1)", 400, "bad_request"),
+        ("https://app.example/page", 400, "bad_request"),
+        ("https://app.example%22);alert(1)//", 400, "bad_request"),
+    ] {
+        let response = app.get(&format!("/iframe/news?origin={origin}")).await;
+        assert_eq!(response.status(), status, "{origin}");
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], error, "{origin}");
+    }
+    let closed = spawn_app().await;
+    assert_eq!(
+        closed.get("/iframe/news?origin=https://app.example").await.status(),
+        403,
+        "no origin is allowed by default"
+    );
+}

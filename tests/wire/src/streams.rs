@@ -18,6 +18,8 @@ const IFRAME_TAIL: &[u8] = b"</body></html>\n";
 pub struct Reader {
     transport: Transport,
     callback: String,
+    /// Iframe: the origin its scripts must post to, when they post.
+    post_to: Option<String>,
     buffer: Vec<u8>,
     /// SSE: the last id seen, which an EventSource keeps from block to block.
     last_id: Option<String>,
@@ -30,12 +32,18 @@ impl Reader {
     /// [`Reader::with_callback`] names another.
     pub fn new(transport: Transport) -> Self {
         let callback = "comet".to_owned();
-        Reader { transport, callback, buffer: Vec::new(), last_id: None, started: false }
+        Reader { transport, callback, post_to: None, buffer: Vec::new(), last_id: None, started: false }
     }
 
     /// Expects the iframe's scripts to call `parent.<callback>`.
     pub fn with_callback(mut self, callback: &str) -> Self {
         callback.clone_into(&mut self.callback);
+        self
+    }
+
+    /// Expects the iframe's scripts to deliver with `parent.postMessage` to exactly `origin`.
+    pub fn posting_to(mut self, origin: &str) -> Self {
+        self.post_to = Some(origin.to_owned());
         self
     }
 
@@ -135,9 +143,11 @@ impl Reader {
         } else {
             ensure!(prelude.contains("<!--") && prelude.len() > IFRAME_PRELUDE, "an iframe prelude under 1 KiB");
         }
-        let call = script.strip_prefix("parent.").and_then(|call| call.strip_prefix(self.callback.as_str()));
-        let call = call.and_then(|call| call.strip_prefix('.')).with_context(|| format!("not a callback: {script}"))?;
-        let (method, args) = call.strip_suffix(')').and_then(|call| call.split_once('(')).context("not a call")?;
+        let (method, args) = match &self.post_to {
+            None => self.called(script)?,
+            Some(origin) => self.posted(script, origin)?,
+        };
+        let (method, args) = (method.as_str(), args.as_str());
         let json = || serde_json::from_str::<Value>(args).with_context(|| format!("{method} arguments"));
         Ok(match method {
             "showMsg" => Frame::Event(received(&json()?)?),
@@ -146,6 +156,30 @@ impl Reader {
             "timeout" => Frame::Close(Some(json()?.as_str().context("a timeout without cursor")?.to_owned())),
             _ => bail!("unknown call {method}({args})"),
         })
+    }
+}
+
+impl Reader {
+    /// `parent.<callback>.<method>(<args>)`: the method and the text of its arguments.
+    fn called(&self, script: &str) -> anyhow::Result<(String, String)> {
+        let call = script.strip_prefix("parent.").and_then(|call| call.strip_prefix(self.callback.as_str()));
+        let call = call.and_then(|call| call.strip_prefix('.')).with_context(|| format!("not a callback: {script}"))?;
+        let (method, args) = call.strip_suffix(')').and_then(|call| call.split_once('(')).context("not a call")?;
+        Ok((method.to_owned(), args.to_owned()))
+    }
+
+    /// `parent.postMessage({"comet":<callback>,"method":<method>,"args":[<arg>]},<origin>)`,
+    /// posted to exactly `origin`: the method and the text of its argument.
+    fn posted(&self, script: &str, origin: &str) -> anyhow::Result<(String, String)> {
+        let call = script.strip_prefix("parent.postMessage(").and_then(|call| call.strip_suffix(')'));
+        let (message, target) =
+            call.and_then(|call| call.rsplit_once(',')).with_context(|| format!("not a post: {script}"))?;
+        ensure!(serde_json::from_str::<String>(target)? == origin, "posted to {target}, not {origin}");
+        let message: Value = serde_json::from_str(message).context("a posted message that is not JSON")?;
+        ensure!(message["comet"] == self.callback.as_str(), "posted for {}", message["comet"]);
+        let method = message["method"].as_str().context("a posted message without method")?;
+        let args = message["args"].as_array().context("a posted message without args")?;
+        Ok((method.to_owned(), args.first().map(Value::to_string).unwrap_or_default()))
     }
 }
 
@@ -202,6 +236,24 @@ mod tests {
         let frames = read_all(&mut reader, &[prelude.as_bytes(), scripts]);
         assert_eq!(frames, [event("1-1", "</script>"), Frame::Heartbeat, Frame::Close(Some("1-1".into()))]);
         assert_eq!(reader.end().unwrap(), Frame::Close(None));
+    }
+
+    #[test]
+    fn iframe_scripts_posted_to_the_parents_origin() {
+        let mut reader = Reader::new(Transport::Iframe).posting_to("https://app.example");
+        let prelude = format!("<!--{}-->\n", " ".repeat(1024));
+        let post = |method: &str, args: &str, origin: &str| {
+            format!(
+                "<script>parent.postMessage({{\"comet\":\"comet\",\"method\":\"{method}\",\"args\":[{args}]}},\"{origin}\")</script>\n"
+            )
+        };
+        let page = format!(
+            "{prelude}{}{}",
+            post("showMsg", r#"{"id":"1-1","event":"message","data":"a,b"}"#, "https://app.example"),
+            post("heartbeat", "", "https://app.example")
+        );
+        assert_eq!(reader.push(page.as_bytes()).unwrap(), [event("1-1", "a,b"), Frame::Heartbeat]);
+        assert!(reader.push(post("heartbeat", "", "https://evil.example").as_bytes()).is_err());
     }
 
     #[test]
