@@ -68,7 +68,7 @@ pub enum BusError {
 pub struct Published {
     pub id: Id,
     pub channel: String,
-    /// How many live subscribers of this node the event was handed to.
+    /// How many live subscribers of this node follow the channel as the event is stored.
     pub subscribers: usize,
 }
 
@@ -89,7 +89,7 @@ pub struct Bus {
 
 struct Inner {
     store: Store,
-    hub: Hub,
+    hub: Arc<Hub>,
     permits: Arc<Semaphore>,
     bounds: Bounds,
 }
@@ -103,9 +103,13 @@ enum Store {
 }
 
 impl Bus {
-    /// A bus on the embedded in-memory store.
+    /// A bus on the embedded in-memory store, whose fan-out runs as a task of the runtime
+    /// it is made in.
     pub fn in_memory(bounds: Bounds) -> Self {
-        Bus::with_store(Store::Memory(Memory::new(bounds.clone())), &bounds)
+        let (stored, queue) = tokio::sync::mpsc::unbounded_channel();
+        let bus = Bus::with_store(Store::Memory(Memory::new(bounds.clone(), stored)), &bounds);
+        tokio::spawn(memory::fan_out(bus.inner.hub.clone(), queue));
+        bus
     }
 
     /// A bus on the Redis at `url`, shared with every node that uses the same Redis.
@@ -115,7 +119,7 @@ impl Bus {
 
     fn with_store(store: Store, bounds: &Bounds) -> Self {
         let permits = Arc::new(Semaphore::new(bounds.max_subscribers.min(Semaphore::MAX_PERMITS)));
-        let hub = Hub::new(bounds.fanout_buffer, bounds.max_subscribed_channels);
+        let hub = Arc::new(Hub::new(bounds.fanout_buffer, bounds.max_subscribed_channels));
         Bus { inner: Arc::new(Inner { store, hub, permits, bounds: bounds.clone() }) }
     }
 
@@ -125,14 +129,14 @@ impl Bus {
     }
 
     /// Stores the event and hands it to the channel's subscribers. It returns once the
-    /// event is stored; slow subscribers never slow the publisher.
+    /// event is stored; the subscribers are woken after, so neither slow nor many
+    /// subscribers slow the publisher.
     pub async fn publish(&self, channel: &str, kind: &str, data: String) -> Result<Published, BusError> {
-        let (id, subscribers) = match &self.inner.store {
-            Store::Memory(memory) => memory.append(channel, kind, data, &self.inner.hub)?,
-            Store::Redis(redis) => {
-                (Box::pin(redis.append(channel, kind, &data)).await?, self.inner.hub.subscribers(channel))
-            }
+        let id = match &self.inner.store {
+            Store::Memory(memory) => memory.append(channel, kind, data)?,
+            Store::Redis(redis) => Box::pin(redis.append(channel, kind, &data)).await?,
         };
+        let subscribers = self.inner.hub.subscribers(channel);
         Ok(Published { id, channel: channel.to_owned(), subscribers })
     }
 

@@ -36,7 +36,10 @@ async fn every_subscriber_gets_every_event_once_in_order() {
         assert_eq!(bus.publish("c", "message", n.to_string()).await.unwrap().subscribers, 2);
     }
     for subscriber in [&mut first, &mut second] {
-        let got: Vec<String> = [(); 3].iter().map(|_| data(subscriber.try_next())).collect();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(data(subscriber.next().await));
+        }
         assert_eq!(got, ["0", "1", "2"]);
         assert!(subscriber.try_next().is_none());
     }
