@@ -70,7 +70,7 @@ pub fn encode(event: &Event, callback: &str) -> Bytes {
 }
 
 /// `<script>parent.<callback>.<method>(<args>)</script>` chunks, or with a target origin
-/// `<script>parent.postMessage({"comet":<callback>,"method":<method>,"args":[<args>]},<origin>)</script>`.
+/// `<script>parent.postMessage("{\"comet\":<callback>,\"method\":<method>,\"args\":[<args>]}",<origin>)</script>`.
 pub(super) struct Scripts {
     pub(super) callback: String,
     /// The parent's origin as a JavaScript string literal, when the scripts post to it.
@@ -103,12 +103,15 @@ impl Scripts {
             frame.extend_from_slice(b")</script>\n");
             return frame.freeze();
         };
-        let (callback, method) = (self.callback.as_bytes(), method.as_bytes());
-        for part in [&b"<script>parent.postMessage({\"comet\":\""[..], callback, b"\",\"method\":\"", method, b"\",\"args\":["] {
-            frame.extend_from_slice(part);
+        // IE 8 and 9 post only strings, so the message is JSON text in a string literal.
+        let mut message = BytesMut::with_capacity(size + self.callback.len() + 40);
+        for part in [&b"{\"comet\":\""[..], self.callback.as_bytes(), b"\",\"method\":\"", method.as_bytes(), b"\",\"args\":["] {
+            message.extend_from_slice(part);
         }
-        args(&mut frame);
-        for part in [&b"]},"[..], origin.as_bytes(), b")</script>\n"] {
+        args(&mut message);
+        message.extend_from_slice(b"]}");
+        let message = json::script_safe(&String::from_utf8_lossy(&message));
+        for part in [&b"<script>parent.postMessage("[..], message.as_bytes(), b",", origin.as_bytes(), b")</script>\n"] {
             frame.extend_from_slice(part);
         }
         frame.freeze()
@@ -164,12 +167,13 @@ mod tests {
         let framing = Scripts { callback: "comet".into(), post_to: Some(json::script_safe(&"https://app.example")) };
         let event = Event::new(Id { epoch: 1, seq: 2 }, "c".into(), "message".into(), "</script>".into(), 3);
         let json = r#"{"id":"1-2","channel":"c","event":"message","data":"\u003c/script\u003e","time":3}"#;
-        let expected = format!(
-            "<script>parent.postMessage({{\"comet\":\"comet\",\"method\":\"showMsg\",\"args\":[{json}]}},\"https://app.example\")</script>\n"
-        );
-        assert_eq!(text(framing.item(&Item::Event(Arc::new(event)))), expected);
-        let heartbeat = "<script>parent.postMessage({\"comet\":\"comet\",\"method\":\"heartbeat\",\"args\":[]},\"https://app.example\")</script>\n";
-        assert_eq!(text(framing.heartbeat()), heartbeat);
+        let message = format!(r#"{{"comet":"comet","method":"showMsg","args":[{json}]}}"#);
+        let expected = format!("<script>parent.postMessage({},\"https://app.example\")</script>\n", json::script_safe(&message));
+        let frame = text(framing.item(&Item::Event(Arc::new(event))));
+        assert_eq!(frame, expected);
+        assert!(!frame[8..frame.len() - 10].contains(['<', '>']), "nothing can end the script: {frame}");
+        let heartbeat = r#"<script>parent.postMessage("{\"comet\":\"comet\",\"method\":\"heartbeat\",\"args\":[]}","https://app.example")</script>"#;
+        assert_eq!(text(framing.heartbeat()), format!("{heartbeat}\n"));
     }
 
     #[test]

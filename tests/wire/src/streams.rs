@@ -168,14 +168,16 @@ impl Reader {
         Ok((method.to_owned(), args.to_owned()))
     }
 
-    /// `parent.postMessage({"comet":<callback>,"method":<method>,"args":[<arg>]},<origin>)`,
-    /// posted to exactly `origin`: the method and the text of its argument.
+    /// `parent.postMessage("<message>",<origin>)`, the message a JSON string (old IE posts
+    /// only strings) of `{"comet":<callback>,"method":<method>,"args":[<arg>]}`, posted to
+    /// exactly `origin`: the method and the text of its argument.
     fn posted(&self, script: &str, origin: &str) -> anyhow::Result<(String, String)> {
         let call = script.strip_prefix("parent.postMessage(").and_then(|call| call.strip_suffix(')'));
         let (message, target) =
             call.and_then(|call| call.rsplit_once(',')).with_context(|| format!("not a post: {script}"))?;
         ensure!(serde_json::from_str::<String>(target)? == origin, "posted to {target}, not {origin}");
-        let message: Value = serde_json::from_str(message).context("a posted message that is not JSON")?;
+        let message: String = serde_json::from_str(message).context("a posted message that is not a string")?;
+        let message: Value = serde_json::from_str(&message).context("a posted message that is not JSON")?;
         ensure!(message["comet"] == self.callback.as_str(), "posted for {}", message["comet"]);
         let method = message["method"].as_str().context("a posted message without method")?;
         let args = message["args"].as_array().context("a posted message without args")?;
@@ -243,9 +245,9 @@ mod tests {
         let mut reader = Reader::new(Transport::Iframe).posting_to("https://app.example");
         let prelude = format!("<!--{}-->\n", " ".repeat(1024));
         let post = |method: &str, args: &str, origin: &str| {
-            format!(
-                "<script>parent.postMessage({{\"comet\":\"comet\",\"method\":\"{method}\",\"args\":[{args}]}},\"{origin}\")</script>\n"
-            )
+            let message = format!(r#"{{"comet":"comet","method":"{method}","args":[{args}]}}"#);
+            let message = serde_json::to_string(&message).unwrap();
+            format!("<script>parent.postMessage({message},\"{origin}\")</script>\n")
         };
         let page = format!(
             "{prelude}{}{}",
