@@ -183,14 +183,18 @@
     xhr.send(null);
     return xhr;
   }
-  // SSE and the iframe have no opening frame with a cursor, so a subscription without one first anchors at the channel's last id.
+  // SSE and the iframe have no opening frame with a cursor, so a subscription without one first anchors at the channel's
+  // position with a poll that is not held: a subscriber's request (its token included), served wherever subscribers are,
+  // even when the gateway keeps its channel figures on an internal listener. What that poll carries is handed over.
   function anchored(sub, gen, then) {
     if (sub.cursor) { then(); return { abort: function () {} }; }
     sub.stats.requests++;
-    return request(sub.options.base + '/channels/' + encodeURIComponent(sub.channel), function (info) {
+    return request(sub.url('poll', { timeout: '0' }), function (answer) {
       if (!sub._current(gen)) { return; }
-      if (!info) { sub._ended(gen, false); return; }
-      sub.cursor = info.last_id || 'earliest';
+      if (!answer || !answer.events) { sub._ended(gen, false); return; }
+      for (var i = 0; i < answer.events.length && sub._current(gen); i++) { sub._deliver(gen, answer.events[i]); }
+      if (!sub._current(gen)) { return; }
+      sub._adopt(gen, answer.cursor || 'earliest');
       then();
     });
   }
