@@ -1,4 +1,4 @@
-/* comet.js: the cometgate browser client, one API over SSE, streaming XHR, the hidden iframe and long-polling (ES5, no build step). */
+/* comet.js: the cometgate browser client, one API over SSE, streaming XHR, the hidden iframe (same-origin or posting across origins) and long-polling (ES5, no build step). */
 (function (root) {
   'use strict';
   var Comet = root.Comet = root.Comet || {};
@@ -39,6 +39,17 @@
     return n;
   }
   function parse(text) { try { return JSON.parse(text); } catch (e) { return null; } }
+  // The origin of an absolute URL ('' for a relative one), as the browser writes origins (no default port).
+  function originOf(url) {
+    var found = /^(https?):\/\/([^\/?#]+)/i.exec(url || '');
+    if (!found) { return ''; }
+    var scheme = found[1].toLowerCase(), host = found[2].toLowerCase();
+    var port = scheme === 'https' ? ':443' : ':80';
+    if (host.slice(-port.length) === port) { host = host.slice(0, -port.length); }
+    return scheme + '://' + host;
+  }
+  function pageOrigin() { return originOf(root.location.protocol + '//' + root.location.host); }
+  function corsXhr() { return !!root.XMLHttpRequest && 'withCredentials' in new root.XMLHttpRequest(); }
 
   // Comet.subscribe(channel, options) returns a handle: channel, transport, cursor, stats, close(), cut(pauseMs).
   // options: transport ('auto', 'sse', 'stream', 'iframe', 'poll'); cursor (an id, 'earliest', or none for new events);
@@ -186,8 +197,10 @@
   // SSE and the iframe have no opening frame with a cursor, so a subscription without one first anchors at the channel's
   // position with a poll that is not held: a subscriber's request (its token included), served wherever subscribers are,
   // even when the gateway keeps its channel figures on an internal listener. What that poll carries is handed over.
+  // A browser without cross-origin XHR (IE 8 and 9) cannot ask another origin, and starts from new events instead.
   function anchored(sub, gen, then) {
-    if (sub.cursor) { then(); return { abort: function () {} }; }
+    var foreign = originOf(sub.options.base) && originOf(sub.options.base) !== pageOrigin();
+    if (sub.cursor || (foreign && !corsXhr())) { then(); return { abort: function () {} }; }
     sub.stats.requests++;
     return request(sub.url('poll', { timeout: '0' }), function (answer) {
       if (!sub._current(gen)) { return; }
@@ -295,6 +308,8 @@
 
     iframe: function (sub, gen) {
       var name = 'c' + (++frameSeq), el = null, done = false, commit = null, req = { abort: function () {} };
+      // A gateway on another origin cannot call into this page: its iframe posts each call to this origin instead.
+      var gateway = originOf(sub.options.base), page = pageOrigin(), posted = !!gateway && gateway !== page;
       function end(clean, cursor) {
         if (done) { return; }
         teardown();
@@ -303,12 +318,20 @@
       function teardown() {
         done = true;
         clearInterval(commit);
+        off(root, 'message', received);
         if (el && el.parentNode) { el.parentNode.removeChild(el); }
         el = null;
         delete Comet.cb[name];
         req.abort();
       }
       function heard() { if (!done) { sub._open(gen); sub._alive(gen); } }
+      // A posted call counts only from the gateway's origin, from this subscription's own iframe, for its callback.
+      function received(e) {
+        if (done || !el || e.origin !== gateway || e.source !== el.contentWindow || typeof e.data !== 'string') { return; }
+        var message = parse(e.data), target = Comet.cb[name];
+        if (!message || message.comet !== 'Comet.cb.' + name || !target || !target.hasOwnProperty(message.method)) { return; }
+        target[message.method].apply(null, message.args || []);
+      }
       Comet.cb[name] = {
         showMsg: function (ev) {
           if (done) { return; }
@@ -320,6 +343,7 @@
         heartbeat: heard,
         timeout: function (cursor) { end(true, cursor); }
       };
+      if (posted) { on(root, 'message', received); }
       afterLoad(function () {
         if (done) { return; }
         req = anchored(sub, gen, function () {
@@ -328,15 +352,16 @@
           el.setAttribute('aria-hidden', 'true');
           el.tabIndex = -1;
           el.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
-          el.src = sub.url('iframe', { callback: 'Comet.cb.' + name });
+          el.src = sub.url('iframe', { callback: 'Comet.cb.' + name, origin: posted ? page : '' });
           root.document.body.appendChild(el);
           el.onload = function () { end(false); };
           sub.stats.requests++;
           sub._alive(gen);
+          if (posted) { return; }
           commit = setInterval(function () {
             try {
-              var page = el && el.contentDocument;
-              if (page && page.URL !== 'about:blank') { clearInterval(commit); if (!page.contentType || page.contentType === 'text/html') { heard(); } }
+              var doc = el && el.contentDocument;
+              if (doc && doc.URL !== 'about:blank') { clearInterval(commit); if (!doc.contentType || doc.contentType === 'text/html') { heard(); } }
             } catch (e) { clearInterval(commit); }
           }, 50);
         });
