@@ -59,7 +59,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    /// The `error` field of the JSON body (and of a WebSocket error frame).
+    pub fn code(&self) -> &'static str {
         match self {
             ApiError::Name(NameError::Channel) => "bad_channel",
             ApiError::Name(_) => "bad_event_type",

@@ -56,7 +56,7 @@ macro_rules! transports {
     };
 }
 
-transports! { Sse => sse, Poll => poll, Stream => stream, Iframe => iframe, Jsonp => jsonp }
+transports! { Sse => sse, Poll => poll, Stream => stream, Iframe => iframe, Jsonp => jsonp, Ws => ws }
 
 /// The query parameters the transports accept; each uses those it needs.
 #[derive(Debug, Default, Deserialize)]

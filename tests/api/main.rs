@@ -27,3 +27,4 @@ mod stream_and_iframe;
 mod subscriber;
 mod tokens;
 mod transports;
+mod ws;

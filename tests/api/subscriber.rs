@@ -1,16 +1,21 @@
-//! A test subscriber for any of the four transports: it reads each framing with the
-//! reference client (`cometgate-wire`, written apart from the gateway's encoders) into the
-//! same [`Frame`]s, so one test covers all four.
+//! A test subscriber for any transport: it reads each framing with the reference client
+//! (`cometgate-wire`, written apart from the gateway's encoders) into the same [`Frame`]s,
+//! so one test covers them all. A WebSocket is read with `tokio-tungstenite`.
 
 use std::collections::VecDeque;
 
 use cometgate_wire::Reader;
 pub use cometgate_wire::{Frame, Received, Transport};
+use futures_util::StreamExt;
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{Incoming, TestApp};
+use crate::helpers::{Incoming, TestApp, within};
 
-pub const ALL: [Transport; 5] = Transport::ALL;
+/// A client's end of a WebSocket.
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub const ALL: [Transport; 6] = Transport::ALL;
 pub const STREAMING: [Transport; 3] = Transport::STREAMING;
 
 /// The callback the JSONP subscriber names, dotted as a page's would be.
@@ -20,6 +25,7 @@ pub struct Subscriber {
     pub transport: Transport,
     channel: String,
     body: Option<Incoming>,
+    socket: Option<Socket>,
     reader: Reader,
     /// Frames read and not yet handed out.
     queued: VecDeque<Frame>,
@@ -47,6 +53,7 @@ impl Subscriber {
             transport,
             channel: channel.to_owned(),
             body: None,
+            socket: None,
             reader: Reader::new(transport),
             queued: VecDeque::new(),
             cursor: cursor.to_owned(),
@@ -62,9 +69,13 @@ impl Subscriber {
             return (subscriber, opened);
         }
         let path = format!("/{}/{channel}?cursor={cursor}{extra}", transport.route());
-        let body = app.open(&path).await;
-        assert_eq!(body.status, 200, "{transport:?} refused {path}");
-        subscriber.body = Some(body);
+        if transport == Transport::Ws {
+            subscriber.socket = Some(open_socket(app, &path).await);
+        } else {
+            let body = app.open(&path).await;
+            assert_eq!(body.status, 200, "{transport:?} refused {path}");
+            subscriber.body = Some(body);
+        }
         if transport == Transport::Iframe {
             return (subscriber, String::new());
         }
@@ -136,13 +147,37 @@ impl Subscriber {
     async fn next_streamed(&mut self) -> Frame {
         while self.queued.is_empty() {
             let transport = self.transport;
-            let frames = match self.body().chunk().await {
+            let received = match &mut self.socket {
+                Some(socket) => next_text(socket).await.map(String::into_bytes),
+                None => self.body().chunk().await,
+            };
+            let frames = match received {
                 Some(bytes) => self.reader.push(&bytes),
                 None => self.reader.end().map(|close| vec![close]),
             };
             self.queued.extend(frames.unwrap_or_else(|err| panic!("{transport:?}: {err:#}")));
         }
         self.queued.pop_front().unwrap()
+    }
+}
+
+/// A WebSocket to the gateway at `path`, failing the test if the upgrade is refused.
+pub async fn open_socket(app: &TestApp, path: &str) -> Socket {
+    let url = format!("ws{}{path}", app.address.trim_start_matches("http"));
+    let (socket, _) = within(tokio_tungstenite::connect_async(url)).await.unwrap_or_else(|err| panic!("{path}: {err}"));
+    socket
+}
+
+/// The next text message, skipping pings and pongs (answered as they are read); `None` once
+/// the socket closed.
+pub async fn next_text(socket: &mut Socket) -> Option<String> {
+    loop {
+        match within(socket.next()).await? {
+            Ok(Message::Text(text)) => return Some(text.as_str().to_owned()),
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(other) => panic!("an unexpected message: {other:?}"),
+        }
     }
 }
 

@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds + 120);
     let subscribers: Vec<_> = (0..args.subscribers)
         .map(|n| {
-            let transport = Transport::ALL[n % Transport::ALL.len()];
+            let transport = Transport::RESPONSES[n % Transport::RESPONSES.len()];
             let channel = (n / 4) % channels.len();
             let client = Client {
                 transport,
@@ -122,7 +122,7 @@ fn print_totals(totals: &HashMap<Transport, Totals>, published: usize) {
         "server-ends",
         "errors"
     );
-    for transport in Transport::ALL {
+    for transport in Transport::RESPONSES {
         let Some(t) = totals.get(&transport) else { continue };
         println!(
             "{:<9} {:>11} {:>11} {:>11} {:>6} {:>10} {:>11} {:>5} {:>9} {:>6} {:>11} {:>6}",

@@ -2,8 +2,9 @@
 //! into the frames a client acts on, written apart from the gateway's encoders on purpose,
 //! so that the API tests and the load tools check the wire as a browser client reads it.
 //!
-//! Sans-IO: a [`Reader`] takes the bytes of a streaming response as they arrive and hands
-//! back complete frames; [`poll`] reads one long-poll answer. Strict: a field, a line type
+//! Sans-IO: a [`Reader`] takes the bytes of a streaming response as they arrive (or a
+//! WebSocket's text messages, one at a time) and hands back complete frames; [`poll`]
+//! reads one long-poll answer. Strict: a field, a line type
 //! or a callback the contract does not name is an error, never skipped.
 
 mod streams;
@@ -21,11 +22,15 @@ pub enum Transport {
     Stream,
     Iframe,
     Jsonp,
+    Ws,
 }
 
 impl Transport {
     /// Every transport, for tests and load runs that cover them all.
-    pub const ALL: [Transport; 5] =
+    pub const ALL: [Transport; 6] =
+        [Transport::Sse, Transport::Poll, Transport::Stream, Transport::Iframe, Transport::Jsonp, Transport::Ws];
+    /// The transports served as plain HTTP responses: all but WebSocket.
+    pub const RESPONSES: [Transport; 5] =
         [Transport::Sse, Transport::Poll, Transport::Stream, Transport::Iframe, Transport::Jsonp];
     /// The transports that hold one response open and stream frames into it.
     pub const STREAMING: [Transport; 3] = [Transport::Sse, Transport::Stream, Transport::Iframe];
@@ -43,6 +48,7 @@ impl Transport {
             Transport::Stream => "stream",
             Transport::Iframe => "iframe",
             Transport::Jsonp => "jsonp",
+            Transport::Ws => "ws",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The streaming framings, read as their bytes arrive: SSE blocks, streaming-XHR lines and
-//! the hidden iframe's `<script>` calls.
+//! the hidden iframe's `<script>` calls; and a WebSocket's text messages, one object each.
 
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
@@ -47,14 +47,19 @@ impl Reader {
         self
     }
 
-    /// Takes the next bytes of the body and returns every frame they complete.
+    /// Takes the next bytes of the body and returns every frame they complete. For a
+    /// WebSocket, the bytes are one whole text message.
     pub fn push(&mut self, bytes: &[u8]) -> anyhow::Result<Vec<Frame>> {
+        if self.transport == Transport::Ws {
+            let message = std::str::from_utf8(bytes).context("a text message that is not UTF-8")?;
+            return Ok(self.stream_line(message)?.into_iter().collect());
+        }
         self.buffer.extend_from_slice(bytes);
         let delimiter: &[u8] = match self.transport {
             Transport::Sse => b"\n\n",
             Transport::Stream => b"\n",
             Transport::Iframe => b"</script>\n",
-            Transport::Poll | Transport::Jsonp => {
+            Transport::Poll | Transport::Jsonp | Transport::Ws => {
                 bail!("a polled answer is read whole, with wire::poll or wire::jsonp")
             }
         };
@@ -117,9 +122,11 @@ impl Reader {
         Ok(Frame::Event(Received { id, event, data: data.join("\n") }))
     }
 
-    /// One streaming-XHR line; the padding line (first only) is no frame.
+    /// One streaming-XHR line or WebSocket message; the padding line (first only, and
+    /// only on streaming XHR) is no frame.
     fn stream_line(&mut self, line: &str) -> anyhow::Result<Option<Frame>> {
         if line.bytes().all(|b| b == b' ') {
+            ensure!(self.transport == Transport::Stream, "padding on {:?}", self.transport);
             ensure!(!self.started && line.len() + 1 == STREAM_PADDING, "padding of {} bytes", line.len() + 1);
             return Ok(None);
         }
@@ -227,6 +234,17 @@ mod tests {
         let frames = read_all(&mut reader, &[padding.as_bytes(), lines]);
         assert_eq!(frames, [Frame::Open("1-0".into()), event("1-1", "x\ny"), Frame::Close(Some("1-1".into()))]);
         assert!(Reader::new(Transport::Stream).push(format!("{}\n", " ".repeat(100)).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn websocket_messages_are_one_object_each_without_padding() {
+        let mut reader = Reader::new(Transport::Ws);
+        assert_eq!(reader.push(br#"{"type":"open","cursor":"1-0"}"#).unwrap(), [Frame::Open("1-0".into())]);
+        let message = br#"{"type":"event","id":"1-1","event":"message","data":"x\ny"}"#;
+        assert_eq!(reader.push(message).unwrap(), [event("1-1", "x\ny")]);
+        assert!(reader.push(b"{\"type\":\"heartbeat\"}\n{\"type\":\"heartbeat\"}").is_err());
+        assert!(reader.push(b"   ").is_err());
+        assert!(reader.push(br#"{"type":"error","code":"bad_channel"}"#).is_err());
     }
 
     #[test]
