@@ -16,17 +16,21 @@ pub struct Published {
     pub seconds: f64,
 }
 
-/// Publishes `events` payloads of `size` bytes at `rate` per second (0: back to back).
+/// Publishes `events` payloads of `size` bytes at `rate` per second (0: back to back),
+/// each on the next of `channels` in turn.
 pub async fn run(
     target: &str,
     kind: Kind,
-    channel: &str,
+    channels: &[String],
     events: usize,
     rate: f64,
     size: usize,
 ) -> anyhow::Result<Published> {
     let nchan = matches!(kind, Kind::NchanSse | Kind::NchanPoll | Kind::NchanStream);
-    let path = if nchan { format!("/pub?id={channel}") } else { format!("/channels/{channel}") };
+    let paths: Vec<String> = channels
+        .iter()
+        .map(|channel| if nchan { format!("/pub?id={channel}") } else { format!("/channels/{channel}") })
+        .collect();
     let mut stream = http::connect(target).await?;
     let mut published = Published::default();
     let started = Instant::now();
@@ -34,7 +38,7 @@ pub async fn run(
         if rate > 0.0 {
             tokio::time::sleep_until(started + Duration::from_secs_f64(seq as f64 / rate)).await;
         }
-        let body = payload(seq, size);
+        let (path, body) = (&paths[seq as usize % paths.len()], payload(seq, size));
         let request =
             format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         let sent = now_us();

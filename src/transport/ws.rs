@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
 use super::stream::JsonLines;
-use super::{Framing, SubscribeQuery, Transport};
+use super::{Framing, SubscribeQuery, Transport, channel_list};
 use crate::bus::{Cursor, Id, Item, Subscription, check_channel};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
@@ -39,8 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Largest message a client may send; a larger one closes the socket with 1009.
 const MAX_MESSAGE: usize = 4096;
-/// Most channels one socket follows.
-const MAX_CHANNELS: usize = 64;
 
 /// Checks the upgrade, admits the channels of the path (refusals are HTTP errors, before
 /// the upgrade) and runs the socket as a task of the worker.
@@ -61,7 +59,7 @@ async fn connect(
     let token = query.into_inner().token;
     let mut socket = Socket { gateway, request, token, start, channels: Vec::new(), subscription: None, outbox };
     if let Some(list) = socket.request.match_info().get("channels").map(str::to_owned) {
-        let names = list.split(',').map(str::to_owned).collect();
+        let names = channel_list(&list, socket.gateway.settings.max_channels_per_connection.into())?;
         socket.subscribe(names, None, None).await.map_err(|Refusal(err, _)| err)?;
     }
     let incoming = incoming.max_frame_size(MAX_MESSAGE).aggregate_continuations().max_continuation_size(MAX_MESSAGE);
@@ -234,8 +232,9 @@ impl Socket {
                 None => channels.push((name, expiry)),
             }
         }
-        if channels.len() > MAX_CHANNELS {
-            return Err(Refusal(bad(&format!("a socket follows at most {MAX_CHANNELS} channels")), None));
+        let max = usize::from(self.gateway.settings.max_channels_per_connection);
+        if channels.len() > max {
+            return Err(Refusal(bad(&format!("at most {max} channels per connection")), None));
         }
         self.follow(channels, cursor).await
     }
@@ -244,7 +243,8 @@ impl Socket {
     fn admit(&self, channel: &str, token: Option<&str>) -> Result<Option<Instant>, ApiError> {
         let Some(tokens) = &self.gateway.tokens else { return Ok(None) };
         let token = token.filter(|token| !token.is_empty()).or(self.token.as_deref());
-        Ok(Some(Instant::now() + tokens.check(&self.request, token, channel)?))
+        let channel = [channel.to_owned()];
+        Ok(Some(Instant::now() + tokens.check(&self.request, token, &channel)?))
     }
 
     /// Follows `channels` from where the old subscription stands (exact: the bus hands out
@@ -258,7 +258,7 @@ impl Socket {
         let names: Vec<String> = channels.iter().map(|(name, _)| name.clone()).collect();
         let subscription = match names.is_empty() {
             true => None,
-            false => Some(subscribe_all(&self.gateway, &names, start).await.map_err(|err| Refusal(err, None))?),
+            false => Some(self.gateway.bus.subscribe(&names, start).await.map_err(|err| Refusal(err.into(), None))?),
         };
         let opened = match (&subscription, start) {
             (Some(subscription), _) => Some(subscription.cursor()),
@@ -267,33 +267,35 @@ impl Socket {
         };
         self.start = opened.map_or(start, Cursor::After);
         (self.subscription, self.channels) = (subscription, channels);
-        if let Some(frame) = opened.and_then(|cursor| text(JsonLines.open(cursor))) {
+        if let Some(frame) = opened.and_then(|cursor| text(JsonLines { multi: false }.open(cursor))) {
             self.outbox.push(Message::Text(frame), opened, 0);
         }
         Ok(())
     }
 
     /// Queues an item from the bus, with the cursor a client resumes from once it has it.
+    /// A gap names its channel when the socket follows several, as on a stream; an ended
+    /// channel leaves the socket, which stays open to subscribe again.
     fn queue(&mut self, item: &Item) {
-        let cursor = self.subscription.as_ref().map(Subscription::cursor);
+        let Some(subscription) = &self.subscription else { return };
+        let (cursor, multi) = (subscription.cursor(), self.channels.len() > 1);
         let events = match item {
             Item::Event(_) => 1,
             Item::Gap { .. } => {
                 self.gateway.metrics.gaps.inc();
                 0
             }
+            Item::End(_) => {
+                self.channels.retain(|(name, _)| subscription.channels().contains(name));
+                if subscription.is_finished() {
+                    (self.subscription, self.start) = (None, Cursor::After(cursor));
+                }
+                0
+            }
         };
-        if let Some(frame) = text(JsonLines.item(item)) {
-            self.outbox.push(Message::Text(frame), cursor, events);
+        if let Some(frame) = text(JsonLines { multi }.item(item)) {
+            self.outbox.push(Message::Text(frame), Some(cursor), events);
         }
-    }
-}
-
-/// A subscription to every channel of `names`.
-async fn subscribe_all(gateway: &Gateway, names: &[String], cursor: Cursor) -> Result<Subscription, ApiError> {
-    match names {
-        [one] => Ok(gateway.bus.subscribe(one, cursor).await?),
-        _ => Err(bad("one channel per socket until the multi-channel bus lands")),
     }
 }
 
@@ -395,7 +397,7 @@ impl Outbox {
     /// the socket and the client has a cursor) and the close.
     async fn close(mut self, end: End) -> Result<(), actix_ws::Closed> {
         let Some(code) = end.code() else { return self.session.close(None).await };
-        if let Some(frame) = self.delivered.and_then(|cursor| text(JsonLines.close(cursor))) {
+        if let Some(frame) = self.delivered.and_then(|cursor| text(JsonLines { multi: false }.close(cursor))) {
             self.session.text(frame).await?;
         }
         self.session.close(Some(CloseReason { code, description: Some(format!("{end:?}")) })).await

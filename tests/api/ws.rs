@@ -220,7 +220,7 @@ async fn a_message_over_4_kib_closes_the_socket_with_1009() {
 async fn tokens_come_in_the_query_or_in_the_subscribe_message() {
     const SECRET: &str = "a test secret of thirty-two bytes or more";
     let app = spawn_app_with(|s| s.subscribe_secret = Some(SECRET.into())).await;
-    let token = Tokens::new(SECRET).mint("news", Duration::from_secs(60)).unwrap();
+    let token = Tokens::new(SECRET).mint(&["news"], Duration::from_secs(60)).unwrap();
     assert_eq!(refused(&app, "/ws/news", None).await.1["error"], "missing_token");
     let mut socket = open_socket(&app, &format!("/ws/news?token={token}")).await;
     until_open(&mut socket).await;

@@ -39,12 +39,34 @@ struct Args {
     pids: Vec<u32>,
     #[arg(long, default_value = "bench")]
     channel: String,
+    /// Channels each subscriber follows on its one connection (`bench.0,...`); 1 is the
+    /// plain channel.
+    #[arg(long, default_value_t = 1)]
+    channels: usize,
+    /// Publish on each of the followed channels in turn, instead of only the first.
+    #[arg(long)]
+    spread: bool,
     /// Longest the whole run may take, in seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
     /// Connect, measure memory, and stop without publishing.
     #[arg(long)]
     idle_only: bool,
+}
+
+impl Args {
+    /// The channels subscribers follow.
+    fn followed(&self) -> Vec<String> {
+        match self.channels {
+            0 | 1 => vec![self.channel.clone()],
+            n => (0..n).map(|i| format!("{}.{i}", self.channel)).collect(),
+        }
+    }
+
+    /// The channel slot of a subscribe path.
+    fn path_channels(&self) -> String {
+        self.followed().join(",")
+    }
 }
 
 #[tokio::main]
@@ -63,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         .into_iter()
         .enumerate()
         .map(|(n, held)| {
-            let (kind, channel) = (args.kind, args.channel.clone());
+            let (kind, channel) = (args.kind, args.path_channels());
             let target = args.targets[n % args.targets.len()].clone();
             tokio::spawn(async move { subscriber::run(held, kind, &target, &channel, expected, deadline).await })
         })
@@ -78,7 +100,9 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let cpu_before = stats::total(&args.pids, stats::cpu_seconds);
-    let published = publisher::run(&publish_to, args.kind, &args.channel, args.events, args.rate, args.payload).await?;
+    let followed = args.followed();
+    let published_on = if args.spread { &followed[..] } else { &followed[..1] };
+    let published = publisher::run(&publish_to, args.kind, published_on, args.events, args.rate, args.payload).await?;
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
         tallies.push(task.await?);
@@ -96,7 +120,7 @@ async fn connect_all(args: &Args) -> anyhow::Result<Vec<subscriber::Held>> {
             .iter()
             .map(|&n| {
                 let target = args.targets[n % args.targets.len()].clone();
-                let (kind, channel) = (args.kind, args.channel.clone());
+                let (kind, channel) = (args.kind, args.path_channels());
                 tokio::spawn(async move { subscriber::connect(kind, &target, &channel).await })
             })
             .collect();

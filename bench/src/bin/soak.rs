@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|channel| {
             let (target, channel, rate, size) = (args.target.clone(), channel.clone(), args.rate, args.payload);
-            tokio::spawn(async move { publisher::run(&target, Kind::Sse, &channel, events, rate, size).await })
+            tokio::spawn(async move { publisher::run(&target, Kind::Sse, &[channel], events, rate, size).await })
         })
         .collect();
     for (publisher, (sender, _)) in publishers.into_iter().zip(&published) {
