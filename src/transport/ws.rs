@@ -7,31 +7,26 @@
 //! refill passes `--max-unsent-bytes`. A replay (the backlog a resuming client is owed) is
 //! taken from the bus only as the connection takes it, so a long one never looks slow.
 
-use std::collections::VecDeque;
-use std::future::{pending, poll_fn};
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+mod outbox;
 
-use actix_web::body::{BodySize, BoxBody, MessageBody};
+use std::future::pending;
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Message, ProtocolError, Session};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message, ProtocolError};
 use bytes::Bytes;
-use bytestring::ByteString;
-use futures_util::Sink;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
 use super::stream::JsonLines;
 use super::{Framing, SubscribeQuery, Transport, channel_list};
-use crate::bus::{Cursor, Id, Item, Subscription, check_channel};
+use crate::bus::{Cursor, Item, Subscription, check_channel};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::limits::ConnectionSlot;
-use crate::observe::{Delivery, Tracked};
+use crate::observe::Tracked;
+use outbox::{Counted, Outbox, Written, text};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(connect)).route("/ws/{channels}", web::get().to(connect));
@@ -140,7 +135,9 @@ impl Socket {
         }
         let (drain, outbox) = (self.gateway.settings.drain, self.outbox);
         let (events, bytes) = (outbox.events, outbox.handed);
-        let _ = tokio::time::timeout(drain, outbox.close(end)).await;
+        let code = end.code().map(|code| (code, format!("{end:?}")));
+        let reconnect = |cursor| text(JsonLines { multi: false }.close(cursor));
+        let _ = tokio::time::timeout(drain, outbox.close(code, reconnect)).await;
         let lasted_ms = started.elapsed().as_millis() as u64;
         tracing::info!(transport = "ws", reason = ?end, lasted_ms, bytes, events, "socket ended");
     }
@@ -196,7 +193,7 @@ impl Socket {
         let text = match message {
             Ok(AggregatedMessage::Text(text)) => text,
             Ok(AggregatedMessage::Binary(_)) => return self.refuse(Refusal(bad("messages are JSON text"), None)),
-            Ok(AggregatedMessage::Ping(bytes)) => return self.outbox.push(Message::Pong(bytes), None, 0),
+            Ok(AggregatedMessage::Ping(bytes)) => return self.reply(Message::Pong(bytes)),
             Ok(AggregatedMessage::Pong(_)) => return None,
             Ok(AggregatedMessage::Close(_)) => return Some(End::ClientClosed),
             Err(ProtocolError::Io(err)) if err.kind() == std::io::ErrorKind::InvalidData => return Some(End::NotUtf8),
@@ -217,7 +214,13 @@ impl Socket {
     /// Sends the refusal as an error frame; the socket stays open.
     fn refuse(&mut self, Refusal(error, channel): Refusal) -> Option<End> {
         let frame = json!({ "type": "error", "code": error.code(), "message": error.to_string(), "channel": channel });
-        self.outbox.push(Message::Text(frame.to_string().into()), None, 0)
+        self.reply(Message::Text(frame.to_string().into()))
+    }
+
+    /// Queues a frame that moves no cursor; the socket goes on.
+    fn reply(&mut self, message: Message) -> Option<End> {
+        self.outbox.push(message, None, 0);
+        None
     }
 
     /// Adds the channels of `names` (each checked, with its token) to those followed.
@@ -315,132 +318,5 @@ async fn until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => sleep_until(deadline).await,
         None => pending().await,
-    }
-}
-
-/// A stream line as the text of a frame: without its newline, and the open line without
-/// the padding an XHR needs.
-fn text(line: Bytes) -> Option<ByteString> {
-    let start = line.iter().position(|byte| !byte.is_ascii_whitespace()).unwrap_or(line.len());
-    let end = line.len() - usize::from(line.ends_with(b"\n"));
-    ByteString::try_from(line.slice(start..end.max(start))).ok()
-}
-
-/// A frame waiting for the connection, and the cursor a client resumes from once it has it.
-struct Outgoing {
-    message: Message,
-    size: usize,
-    cursor: Option<Id>,
-    events: u64,
-}
-
-/// What waits to be sent on one socket, counted in bytes as they go on the wire.
-struct Outbox {
-    session: Session,
-    frames: VecDeque<Outgoing>,
-    /// Bytes of the frames waiting here.
-    queued: usize,
-    /// Bytes handed to `actix-ws` so far.
-    handed: usize,
-    written: Arc<Written>,
-    /// Most bytes handed to `actix-ws` and not yet written: its queue holds 32 frames
-    /// whatever their size, so this bounds it in bytes.
-    window: usize,
-    /// The cursor of the last frame handed over: where a client that got it all resumes.
-    delivered: Option<Id>,
-    delivery: Delivery,
-    events: u64,
-}
-
-impl Outbox {
-    fn new(session: Session, written: Arc<Written>, window: usize, delivery: Delivery) -> Self {
-        let (frames, delivered) = (VecDeque::new(), None);
-        Outbox { session, frames, queued: 0, handed: 0, written, window, delivered, delivery, events: 0 }
-    }
-
-    /// Queues a frame (returns `None`, so that a message handler can end with it).
-    fn push(&mut self, message: Message, cursor: Option<Id>, events: u64) -> Option<End> {
-        let size = wire_size(&message);
-        self.queued += size;
-        self.frames.push_back(Outgoing { message, size, cursor, events });
-        None
-    }
-
-    /// Bytes queued for the client and not yet written to its connection.
-    fn unsent(&self) -> usize {
-        self.queued + self.in_flight()
-    }
-
-    fn in_flight(&self) -> usize {
-        self.handed.saturating_sub(self.written.bytes.load(Ordering::Relaxed))
-    }
-
-    /// Waits until `actix-ws` takes a frame, and hands it the next; never, with none waiting.
-    async fn ready(&mut self) -> Result<(), actix_ws::Closed> {
-        if self.frames.is_empty() {
-            return pending().await;
-        }
-        while self.in_flight() >= self.window {
-            self.written.more.notified().await;
-        }
-        poll_fn(|cx| Pin::new(&mut self.session).poll_ready(cx)).await?;
-        let Some(frame) = self.frames.pop_front() else { return Ok(()) };
-        Pin::new(&mut self.session).start_send(frame.message)?;
-        (self.queued, self.handed) = (self.queued - frame.size, self.handed + frame.size);
-        self.delivered = frame.cursor.or(self.delivered);
-        self.events += frame.events;
-        self.delivery.count(frame.events, frame.size);
-        Ok(())
-    }
-
-    /// Drops what is still waiting, then sends the reconnect frame (when the gateway ends
-    /// the socket and the client has a cursor) and the close.
-    async fn close(mut self, end: End) -> Result<(), actix_ws::Closed> {
-        let Some(code) = end.code() else { return self.session.close(None).await };
-        if let Some(frame) = self.delivered.and_then(|cursor| text(JsonLines { multi: false }.close(cursor))) {
-            self.session.text(frame).await?;
-        }
-        self.session.close(Some(CloseReason { code, description: Some(format!("{end:?}")) })).await
-    }
-}
-
-/// Bytes of a frame from the server: the payload and a header of 2, 4 or 10 bytes.
-fn wire_size(message: &Message) -> usize {
-    let payload = match message {
-        Message::Text(text) => text.len(),
-        Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
-        _ => 0,
-    };
-    payload + if payload < 126 { 2 } else if payload <= 0xFFFF { 4 } else { 10 }
-}
-
-/// Bytes the response body has handed to the connection so far, and a signal when more are.
-#[derive(Default)]
-struct Written {
-    bytes: AtomicUsize,
-    more: Notify,
-}
-
-/// The socket's response body, counting the bytes it hands to the connection.
-struct Counted {
-    body: BoxBody,
-    written: Arc<Written>,
-}
-
-impl MessageBody for Counted {
-    type Error = <BoxBody as MessageBody>::Error;
-
-    fn size(&self) -> BodySize {
-        self.body.size()
-    }
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        let this = self.get_mut();
-        let next = Pin::new(&mut this.body).poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &next {
-            this.written.bytes.fetch_add(chunk.len(), Ordering::Relaxed);
-            this.written.more.notify_one();
-        }
-        next
     }
 }

@@ -233,6 +233,17 @@ async fn tokens_come_in_the_query_or_in_the_subscribe_message() {
 }
 
 #[tokio::test]
+async fn a_socket_whose_token_expires_gets_a_reconnect_frame_then_1008() {
+    const SECRET: &str = "a test secret of thirty-two bytes or more";
+    let app = spawn_app_with(|s| s.subscribe_secret = Some(SECRET.into())).await;
+    let token = Tokens::new(SECRET).mint(&["news"], Duration::from_secs(2)).unwrap();
+    let mut socket = open_socket(&app, &format!("/ws/news?token={token}")).await;
+    let (_, opened) = until_open(&mut socket).await;
+    let (messages, code) = until_closed(&mut socket).await;
+    assert_eq!((messages, code), (vec![json!({ "type": "reconnect", "cursor": opened })], Some(1008)));
+}
+
+#[tokio::test]
 async fn upgrades_are_limited_and_counted_as_the_other_subscribers_are() {
     let app = spawn_app_with(|s| s.max_subscribers = 1).await;
     let mut first = open_socket(&app, "/ws/a").await;

@@ -51,3 +51,5 @@ mod subscriber;
 mod tokens;
 #[path = "../api/transports.rs"]
 mod transports;
+#[path = "../api/ws.rs"]
+mod ws;
