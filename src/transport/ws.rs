@@ -162,6 +162,9 @@ impl Socket {
                     if let Some(end) = self.take(message).await {
                         return end;
                     }
+                    if self.outbox.unsent() > max_unsent {
+                        return End::SlowReader;
+                    }
                 }
                 ready = self.outbox.ready() => if ready.is_err() { return End::ClientGone },
                 item = next(&mut self.subscription), if self.outbox.frames.is_empty() || !self.replaying() => {

@@ -259,16 +259,35 @@ async fn upgrades_are_limited_and_counted_as_the_other_subscribers_are() {
     assert_eq!(refused(&app, "/ws", None).await.0, 429);
 }
 
-#[tokio::test]
-async fn a_slow_reader_is_closed_with_a_reconnect_cursor_that_resumes_exactly() {
-    let app = spawn_app_with(|s| s.max_unsent_bytes = 64 * 1024).await;
+/// A socket whose connection has a 4 KiB receive buffer, so that it fills at once.
+async fn open_small(app: &TestApp, path: &str) -> Socket {
     let address: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
     let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     tcp.set_recv_buffer_size(4096).unwrap();
     tcp.connect(&address.into()).unwrap();
     tcp.set_nonblocking(true).unwrap();
     let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tokio::net::TcpStream::from_std(tcp.into()).unwrap());
-    let (mut socket, _) = within(tokio_tungstenite::client_async(ws_url(&app, "/ws/slow"), tcp)).await.unwrap();
+    within(tokio_tungstenite::client_async(ws_url(app, path), tcp)).await.unwrap().0
+}
+
+#[tokio::test]
+async fn a_client_that_sends_without_reading_is_cut_before_its_error_frames_pile_up() {
+    let app = spawn_app_with(|s| s.max_unsent_bytes = 64 * 1024).await;
+    let mut socket = open_small(&app, "/ws").await;
+    for _ in 0..5000 {
+        if within(socket.feed(Message::text("x"))).await.is_err() {
+            break;
+        }
+    }
+    let _ = within(socket.flush()).await;
+    let (messages, code) = until_closed(&mut socket).await;
+    assert_eq!(code, Some(1008), "after {} error frames", messages.len());
+}
+
+#[tokio::test]
+async fn a_slow_reader_is_closed_with_a_reconnect_cursor_that_resumes_exactly() {
+    let app = spawn_app_with(|s| s.max_unsent_bytes = 64 * 1024).await;
+    let mut socket = open_small(&app, "/ws/slow").await;
     let (_, opened) = until_open(&mut socket).await;
     let datas: Vec<String> = (0..150).map(|n| format!("{n:04}{}", "x".repeat(4092))).collect();
     let mut ids = Vec::new();
