@@ -48,7 +48,7 @@ async fn connect(
         .map_err(|err| ApiError::BadRequest(format!("this route takes a WebSocket upgrade: {err}")))?;
     let slot = gateway.limits.take_connection(&request)?;
     let written = Arc::new(Written::default());
-    let window = gateway.settings.max_unsent_bytes / 4;
+    let window = (gateway.settings.max_unsent_bytes / 4).max(1);
     let outbox = Outbox::new(session, written.clone(), window, gateway.metrics.delivery(Transport::Ws));
     let tracked = gateway.metrics.track_subscriber(Transport::Ws);
     let token = query.into_inner().token;
