@@ -14,6 +14,8 @@ mod edges;
 mod epochs;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/history.rs"]
+mod history;
 #[path = "../api/hosts.rs"]
 mod hosts;
 #[path = "../api/internal.rs"]

@@ -1,0 +1,190 @@
+//! The durable single node (`--data-dir`): the real binary in a child process on a real
+//! directory, killed with SIGKILL or stopped with SIGTERM and started again; subscribers
+//! resume on every transport with no gap and nothing repeated. Also: the directory's lock,
+//! the `always` mode's promise, a full disk, and the history API on disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::helpers::{DEADLINE, TestApp, spawn_app_with, spawn_process};
+use crate::history::{page, pages_both_ways};
+use crate::subscriber::{ALL, Subscriber};
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    pub fn new(name: &str) -> DataDir {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let path = std::env::temp_dir().join(format!("cometgate-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        DataDir(path)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The gateway on `dir` in a process of its own, and a client of it.
+fn start(dir: &DataDir, args: &[&str]) -> (Child, TestApp) {
+    let (child, address) = spawn_process(&[&["--data-dir", dir.path()], args].concat());
+    (child, TestApp::at(address, None))
+}
+
+fn kill_9(mut child: Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn stop(mut child: Child) {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < DEADLINE, "the gateway did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn epoch_of(id: &str) -> &str {
+    id.split('-').next().unwrap()
+}
+
+fn seq_of(id: &str) -> u64 {
+    id.split('-').nth(1).unwrap().parse().unwrap()
+}
+
+/// Each transport reads two of three events; the gateway goes down by `restart`; each
+/// resumes from its cursor and gets the third and two new ones, in order, with no gap
+/// frame (which [`Subscriber::events`] refuses) and nothing twice.
+async fn resumes_across(restart: fn(Child)) {
+    let dir = DataDir::new("resume");
+    let (child, app) = start(&dir, &[]);
+    let mut cursors = Vec::new();
+    for transport in ALL {
+        let channel = format!("resume-{transport:?}");
+        let ids = app.publish_all(&channel, &["one".into(), "two".into(), "three".into()]).await;
+        let (mut subscriber, _) = Subscriber::connect(&app, transport, &channel, "earliest").await;
+        let read = subscriber.events(&app, 2).await;
+        assert_eq!(read.iter().map(|e| &e.id).collect::<Vec<_>>(), [&ids[0], &ids[1]], "{transport:?}");
+        cursors.push((transport, channel, ids));
+    }
+    restart(child);
+    let (child, app) = start(&dir, &[]);
+    for (transport, channel, ids) in cursors {
+        let new = app.publish_all(&channel, &["four".into(), "five".into()]).await;
+        assert_eq!(epoch_of(&new[0]), epoch_of(&ids[0]), "the epoch changed");
+        let (mut subscriber, _) = Subscriber::connect(&app, transport, &channel, &ids[1]).await;
+        let resumed: Vec<(String, String)> =
+            subscriber.events(&app, 3).await.into_iter().map(|e| (e.id, e.data)).collect();
+        let expected = [(&ids[2], "three"), (&new[0], "four"), (&new[1], "five")];
+        assert_eq!(resumed, expected.map(|(id, data)| (id.clone(), data.to_owned())), "{transport:?}");
+    }
+    kill_9(child);
+}
+
+#[tokio::test]
+async fn after_kill_9_every_transport_resumes_from_its_cursor_with_no_gap_and_nothing_repeated() {
+    resumes_across(kill_9).await;
+}
+
+#[tokio::test]
+async fn after_a_clean_stop_every_transport_resumes_from_its_cursor_with_no_gap_and_nothing_repeated() {
+    resumes_across(stop).await;
+}
+
+#[tokio::test]
+async fn with_fsync_always_every_publish_answered_201_survives_a_kill_at_a_random_moment() {
+    let dir = DataDir::new("always");
+    let (child, app) = start(&dir, &["--fsync", "always"]);
+    let publisher = tokio::spawn(async move {
+        let mut acknowledged = Vec::new();
+        for n in 0..1000 {
+            let url = app.api_url("/channels/burst");
+            match app.client.post(url).body(format!("event {n}")).send().await {
+                Ok(response) if response.status() == 201 => {
+                    let body: Value = response.json().await.unwrap();
+                    acknowledged.push((body["id"].as_str().unwrap().to_owned(), format!("event {n}")));
+                }
+                _ => break,
+            }
+        }
+        acknowledged
+    });
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    tokio::time::sleep(Duration::from_millis(100 + u64::from(nanos % 400))).await;
+    kill_9(child);
+    let acknowledged = crate::helpers::within(publisher).await.unwrap();
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < 1000,
+        "the kill fell outside the burst: {}",
+        acknowledged.len()
+    );
+    let (child, app) = start(&dir, &[]);
+    let (held, _) = page(&app, "burst", "limit=1000").await;
+    let held: Vec<(String, String)> = held
+        .iter()
+        .rev()
+        .map(|e| (e["id"].as_str().unwrap().to_owned(), e["data"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(held.len() >= acknowledged.len(), "{} held, {} acknowledged", held.len(), acknowledged.len());
+    assert_eq!(held[..acknowledged.len()], acknowledged[..], "an acknowledged event is missing or changed");
+    let next = app.publish("burst", None, "after").await;
+    assert!(seq_of(&next) > seq_of(&held.last().unwrap().0), "the sequence went back");
+    kill_9(child);
+}
+
+/// Runs the binary with `args` until it exits on its own, returning its stderr.
+fn refused(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_cometgate"))
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    assert!(!output.status.success(), "the gateway started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_second_gateway_on_the_same_directory_refuses_to_start_naming_the_directory() {
+    let dir = DataDir::new("locked");
+    let (child, _app) = start(&dir, &[]);
+    let stderr = refused(&["--data-dir", dir.path()]);
+    assert!(stderr.contains(dir.path()) && stderr.contains("locked"), "{stderr}");
+    kill_9(child);
+}
+
+#[test]
+fn a_data_directory_with_redis_is_refused() {
+    let stderr = refused(&["--data-dir", "/tmp/unused", "--redis-url", "redis://127.0.0.1:1"]);
+    assert!(stderr.contains("--data-dir") && stderr.contains("--redis-url"), "{stderr}");
+}
+
+#[test]
+fn a_data_directory_that_is_not_a_store_is_refused_naming_it() {
+    let dir = DataDir::new("corrupt");
+    std::fs::write(Path::new(dir.path()).join("version"), b"not a store").unwrap();
+    let stderr = refused(&["--data-dir", dir.path()]);
+    assert!(stderr.contains(dir.path()), "{stderr}");
+}
+
+#[tokio::test]
+async fn history_pages_both_ways_on_a_data_directory() {
+    let dir = DataDir::new("history");
+    let path = PathBuf::from(dir.path());
+    let app = spawn_app_with(|s| s.data_dir = Some(path)).await;
+    pages_both_ways(&app, "chat").await;
+}
