@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::helpers::{DEADLINE, TestApp, spawn_app_with, spawn_process};
 use crate::history::{page, pages_both_ways};
-use crate::subscriber::{ALL, Subscriber};
+use crate::subscriber::{ALL, Subscriber, Transport, poll};
 
 /// A fresh directory under the system's temporary directory, removed when dropped.
 pub struct DataDir(PathBuf);
@@ -187,4 +187,61 @@ async fn history_pages_both_ways_on_a_data_directory() {
     let path = PathBuf::from(dir.path());
     let app = spawn_app_with(|s| s.data_dir = Some(path)).await;
     pages_both_ways(&app, "chat").await;
+}
+
+/// The gateway started by `command`, and its address from its first line.
+fn serve(mut command: Command) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("cometgate listening on ").expect("unexpected first line").to_owned();
+    (child, address)
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_publishes_with_503_and_retry_after_and_subscribers_keep_being_served() {
+    let dir = DataDir::new("full");
+    // A 1 MiB tmpfs on the data directory, mounted in a mount namespace of the gateway's
+    // own (a user namespace makes that work without root), so nothing outlives the test.
+    let script = r#"mount -t tmpfs -o size=1m tmpfs "$1" && shift && exec "$@""#;
+    let mut command = Command::new("unshare");
+    command.args(["--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", dir.path()]);
+    command.args([env!("CARGO_BIN_EXE_cometgate"), "--bind", "127.0.0.1:0", "--workers", "1"]);
+    command.args(["--data-dir", dir.path(), "--backlog-size", "5000", "--stream-max-bytes", "67108864"]);
+    let (mut child, address) = serve(command);
+    let app = TestApp::at(address, None);
+    let (mut subscriber, _) = Subscriber::connect(&app, Transport::Sse, "full", "").await;
+    let mut acknowledged = Vec::new();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    // Letters from a xorshift generator: what the journal cannot compress.
+    let mut data = || -> String {
+        (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect()
+    };
+    let refusal = loop {
+        assert!(acknowledged.len() < 2000, "2,000 publishes of 4 KiB fitted on a 1 MiB disk");
+        let response = app.publish_raw("full", None, data()).await;
+        if response.status() != 201 {
+            break response;
+        }
+        acknowledged.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    };
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(refusal.headers()["retry-after"], "5");
+    assert_eq!(refusal.json::<Value>().await.unwrap()["error"], "store_unavailable");
+    assert!(!acknowledged.is_empty(), "the first publish was refused: the test proves nothing");
+    assert_eq!(app.publish_raw("full", None, "again").await.status(), 503);
+    let received: Vec<String> = subscriber.events(&app, acknowledged.len()).await.into_iter().map(|e| e.id).collect();
+    assert_eq!(received, acknowledged, "the live subscriber");
+    let answer = poll(&app, "full", "earliest", Some(0)).await;
+    assert_eq!(answer["events"][0]["id"], acknowledged[0].as_str(), "a new subscriber");
+    assert!(child.try_wait().unwrap().is_none(), "the gateway exited");
+    kill_9(child);
 }

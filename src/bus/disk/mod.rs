@@ -133,7 +133,10 @@ impl Journal {
             let mut ticks = tokio::time::interval(FLUSH_INTERVAL);
             while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
                 let journal = self.clone();
-                let _ = tokio::task::spawn_blocking(move || journal.sync()).await;
+                // After a failed write fjall refuses every other: stop asking (and logging).
+                if !matches!(tokio::task::spawn_blocking(move || journal.sync()).await, Ok(Ok(()))) {
+                    break;
+                }
             }
         }
         shutdown.cancelled().await;
