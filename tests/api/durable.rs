@@ -245,3 +245,21 @@ async fn a_full_disk_answers_publishes_with_503_and_retry_after_and_subscribers_
     assert!(child.try_wait().unwrap().is_none(), "the gateway exited");
     kill_9(child);
 }
+
+#[tokio::test]
+async fn a_channel_dropped_before_a_restart_still_tells_a_lost_cursor_from_a_current_one() {
+    let dir = DataDir::new("dropped");
+    let flags = ["--backlog-max-age", "200ms", "--channel-idle", "0s", "--sweep-interval", "50ms"];
+    let (child, app) = start(&dir, &flags);
+    let ids = app.publish_all("gone", &["one".into(), "two".into()]).await;
+    let started = Instant::now();
+    while !app.channel_info("gone").await["last_id"].is_null() {
+        assert!(started.elapsed() < DEADLINE, "the channel was never dropped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    kill_9(child);
+    let (child, app) = start(&dir, &flags);
+    assert_eq!(poll(&app, "gone", &ids[1], Some(0)).await["gap"], false, "the cursor at its last event");
+    assert_ne!(poll(&app, "gone", &ids[0], Some(0)).await["gap"], false, "a cursor whose next event expired");
+    kill_9(child);
+}
