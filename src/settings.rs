@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::bus::{Bounds, Fsync};
+use crate::bus::{Bounds, Durability, Fsync};
 
 /// cometgate: one event bus, five Comet transports (SSE, long-polling, streaming XHR,
 /// hidden iframe, JSONP). Every flag can also be set by the environment variable shown.
@@ -80,6 +80,12 @@ pub struct Settings {
     /// operating system writes it. Every mode survives a crash of the process.
     #[arg(help_heading = "Store", long, env = "COMETGATE_FSYNC", value_enum, default_value_t = Fsync::Interval)]
     pub fsync: Fsync,
+
+    /// Start a new epoch on --data-dir instead of continuing its own: once, after restoring
+    /// a copy older than the gateway's last run, so that ids issued since the copy are not
+    /// issued again (clients resuming from them are told of a gap).
+    #[arg(help_heading = "Store", long, env = "COMETGATE_NEW_EPOCH", requires = "data_dir")]
+    pub new_epoch: bool,
 
     /// Events kept per channel for subscribers that resume.
     #[arg(help_heading = "Store", long, env = "COMETGATE_BACKLOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -230,6 +236,11 @@ impl Settings {
         let mut settings = Settings::parse_from(["cometgate"]);
         settings.bind = bind;
         settings
+    }
+
+    /// How the durable store keeps --data-dir.
+    pub fn durability(&self) -> Durability {
+        Durability { fsync: self.fsync, new_epoch: self.new_epoch }
     }
 
     /// The bus's share of the settings.

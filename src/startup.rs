@@ -47,7 +47,7 @@ impl Application {
         let bus = match (&settings.redis_url, &settings.data_dir) {
             (Some(_), Some(_)) => anyhow::bail!("--data-dir and --redis-url exclude each other: choose one store"),
             (Some(url), None) => Bus::on_redis(url, settings.bounds()).await?,
-            (None, Some(path)) => Bus::on_disk(path, settings.fsync, settings.bounds())?,
+            (None, Some(path)) => Bus::on_disk(path, settings.durability(), settings.bounds())?,
             (None, None) => Bus::in_memory(settings.bounds()),
         };
         tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));

@@ -56,6 +56,14 @@ pub struct Bounds {
     pub max_channels: usize,
 }
 
+/// How the durable store keeps its directory, taken from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Durability {
+    pub fsync: Fsync,
+    /// Start a new epoch on the directory instead of continuing its own.
+    pub new_epoch: bool,
+}
+
 /// Why the bus refused a request.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -124,8 +132,8 @@ impl Bus {
     /// `path` and starts from what it holds: the same epoch, the sequence continued, every
     /// channel's backlog. Fails, naming the path and the cause, when the directory cannot
     /// be opened (another process holds it, or it is corrupt or of another format).
-    pub fn on_disk(path: &std::path::Path, fsync: Fsync, bounds: Bounds) -> anyhow::Result<Self> {
-        let (journal, restored) = Journal::open(path, fsync)?;
+    pub fn on_disk(path: &std::path::Path, durability: Durability, bounds: Bounds) -> anyhow::Result<Self> {
+        let (journal, restored) = Journal::open(path, durability.fsync, durability.new_epoch)?;
         let (stored, queue) = tokio::sync::mpsc::unbounded_channel();
         let memory = Memory::restored(bounds.clone(), stored, journal.clone(), restored);
         let bus = Bus::with_store(Store::Memory(memory), &bounds, Some(journal));

@@ -263,3 +263,20 @@ async fn a_channel_dropped_before_a_restart_still_tells_a_lost_cursor_from_a_cur
     assert_ne!(poll(&app, "gone", &ids[0], Some(0)).await["gap"], false, "a cursor whose next event expired");
     kill_9(child);
 }
+
+#[tokio::test]
+async fn a_new_epoch_after_restoring_a_copy_keeps_the_events_and_tells_old_cursors_of_a_gap() {
+    let dir = DataDir::new("epoch");
+    let (child, app) = start(&dir, &[]);
+    let old = app.publish_all("chat", &["one".into(), "two".into()]).await;
+    stop(child);
+    let (child, app) = start(&dir, &["--new-epoch"]);
+    let (events, _) = page(&app, "chat", "").await;
+    let held: Vec<&str> = events.iter().map(|e| e["data"].as_str().unwrap()).collect();
+    assert_eq!(held, ["two", "one"]);
+    assert_ne!(epoch_of(events[0]["id"].as_str().unwrap()), epoch_of(&old[1]));
+    let answer = poll(&app, "chat", &old[1], Some(0)).await;
+    assert_ne!(answer["gap"], false, "a cursor of the old epoch resumed as if current");
+    assert_eq!(answer["events"].as_array().unwrap().len(), 2);
+    kill_9(child);
+}

@@ -69,9 +69,10 @@ struct State {
 }
 
 impl Journal {
-    /// Opens (or creates) the data directory and reads back what it holds.
-    pub fn open(path: &Path, fsync: Fsync) -> anyhow::Result<(Journal, Restored)> {
-        restore::open(path, fsync)
+    /// Opens (or creates) the data directory and reads back what it holds; with
+    /// `new_epoch`, its events take a new epoch (see [`restore::open`]).
+    pub fn open(path: &Path, fsync: Fsync, new_epoch: bool) -> anyhow::Result<(Journal, Restored)> {
+        restore::open(path, fsync, new_epoch)
     }
 
     pub fn fsync(&self) -> Fsync {

@@ -34,7 +34,10 @@ pub struct RestoredChannel {
     pub events: Vec<Arc<Event>>,
 }
 
-pub fn open(path: &Path, fsync: Fsync) -> anyhow::Result<(Journal, Restored)> {
+/// Opens the directory and reads it back. `new_epoch` starts a new life of the bus on it
+/// (the events keep their order and take the new epoch): after restoring an older copy,
+/// whose sequence is behind ids already issued, so that no id is issued twice.
+pub fn open(path: &Path, fsync: Fsync, new_epoch: bool) -> anyhow::Result<(Journal, Restored)> {
     let shown = path.display();
     std::fs::create_dir_all(path).with_context(|| format!("cannot create the data directory {shown}"))?;
     let db = Database::builder(path).open().map_err(|err| match err {
@@ -48,7 +51,8 @@ pub fn open(path: &Path, fsync: Fsync) -> anyhow::Result<(Journal, Restored)> {
             .with_context(|| format!("cannot open the keyspace {name:?} in the data directory {shown}"))
     };
     let (events, floors, meta) = (keyspace("events")?, keyspace("channels")?, keyspace("meta")?);
-    let epoch = check_meta(&meta, path)?;
+    let kept = check_meta(&meta, path)?;
+    let epoch = if new_epoch { now_ms().max(kept + 1) } else { kept };
     let reserved = read_u64(&meta, SEQ, path)?.unwrap_or(0);
     let (channels, newest) = read_channels(&events, &floors, epoch, path)?;
     let last_seq = reserved.max(newest);

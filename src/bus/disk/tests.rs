@@ -32,7 +32,7 @@ fn seqs(restored: &Restored, channel: &str) -> Option<(u64, Vec<u64>)> {
 #[test]
 fn a_reopened_directory_keeps_the_epoch_and_only_the_events_above_each_floor() {
     let dir = Dir::new("trim");
-    let (journal, restored) = Journal::open(&dir.0, Fsync::Never).unwrap();
+    let (journal, restored) = Journal::open(&dir.0, Fsync::Never, false).unwrap();
     let epoch = restored.epoch;
     for seq in 1..=6 {
         let channel = if seq % 2 == 0 { "even" } else { "odd" };
@@ -40,7 +40,7 @@ fn a_reopened_directory_keeps_the_epoch_and_only_the_events_above_each_floor() {
     }
     journal.sweep(&[("odd".into(), 5, true)]);
     drop(journal);
-    let (_journal, restored) = Journal::open(&dir.0, Fsync::Never).unwrap();
+    let (_journal, restored) = Journal::open(&dir.0, Fsync::Never, false).unwrap();
     assert_eq!(restored.epoch, epoch);
     assert!(restored.last_seq >= 6);
     assert_eq!(seqs(&restored, "even"), Some((2, vec![4, 6])));
@@ -50,10 +50,10 @@ fn a_reopened_directory_keeps_the_epoch_and_only_the_events_above_each_floor() {
 #[test]
 fn the_sequence_continues_after_every_number_reserved_so_it_never_goes_back() {
     let dir = Dir::new("seq");
-    let (journal, restored) = Journal::open(&dir.0, Fsync::Never).unwrap();
+    let (journal, restored) = Journal::open(&dir.0, Fsync::Never, false).unwrap();
     journal.append(&event(restored.epoch, "c", restored.last_seq + 1), 0).unwrap();
     drop(journal);
-    let (_journal, again) = Journal::open(&dir.0, Fsync::Never).unwrap();
+    let (_journal, again) = Journal::open(&dir.0, Fsync::Never, false).unwrap();
     assert!(
         again.last_seq >= restored.last_seq + SEQ_BLOCK && again.last_seq > 1,
         "{} then {}",
@@ -65,7 +65,7 @@ fn the_sequence_continues_after_every_number_reserved_so_it_never_goes_back() {
 #[test]
 fn a_directory_in_use_is_refused_naming_it() {
     let dir = Dir::new("lock");
-    let _held = Journal::open(&dir.0, Fsync::Never).unwrap();
-    let refused = Journal::open(&dir.0, Fsync::Never).err().unwrap().to_string();
+    let _held = Journal::open(&dir.0, Fsync::Never, false).unwrap();
+    let refused = Journal::open(&dir.0, Fsync::Never, false).err().unwrap().to_string();
     assert!(refused.contains(&*dir.0.to_string_lossy()) && refused.contains("locked"), "{refused}");
 }
