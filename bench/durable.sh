@@ -15,7 +15,8 @@ cargo build --release -q -p cometgate -p cometgate-bench
 loadgen=$root/target/release/loadgen
 
 start_cometgate() {
-  "$root/target/release/cometgate" --bind 127.0.0.1:18190 --workers 2 --publish-rate 0 "$@" >/dev/null 2>&1 &
+  "$root/target/release/cometgate" --bind 127.0.0.1:18190 --workers 2 --publish-rate 0 \
+    --stream-max-bytes 67108864 "$@" >/dev/null 2>&1 &
   gateway=$!
   sleep 0.5
 }

@@ -18,6 +18,14 @@ const FORMAT: &str = "format";
 /// The layout of [`record`]; a directory written by another layout is refused.
 const FORMAT_VERSION: u64 = 1;
 
+/// Journal files kept before fjall flushes the keyspaces that hold the oldest one back
+/// (fjall's least; its default, 512 MiB, let a soak's directory grow past 250 MiB while
+/// the events themselves took 6 MiB). Each file is preallocated to 64 MiB, sparse.
+const MAX_JOURNALS: u64 = 64 << 20;
+/// A keyspace's memory table flushed to disk at this size (fjall's default: 64 MiB), so
+/// that journals are released sooner and the events are not held twice in memory for long.
+const MAX_MEMTABLE: u64 = 16 << 20;
+
 /// What the directory held: the bus's epoch, the last sequence number it may have issued,
 /// and its channels.
 pub struct Restored {
@@ -40,14 +48,14 @@ pub struct RestoredChannel {
 pub fn open(path: &Path, fsync: Fsync, new_epoch: bool) -> anyhow::Result<(Journal, Restored)> {
     let shown = path.display();
     std::fs::create_dir_all(path).with_context(|| format!("cannot create the data directory {shown}"))?;
-    let db = Database::builder(path).open().map_err(|err| match err {
+    let db = Database::builder(path).max_journaling_size(MAX_JOURNALS).open().map_err(|err| match err {
         fjall::Error::Locked => anyhow::anyhow!(
             "the data directory {shown} is locked by another process (is another cometgate running on it?)"
         ),
         err => anyhow::anyhow!("cannot open the data directory {shown}: {err} (corrupt, or not a cometgate store?)"),
     })?;
     let keyspace = |name: &str| {
-        db.keyspace(name, KeyspaceCreateOptions::default)
+        db.keyspace(name, || KeyspaceCreateOptions::default().max_memtable_size(MAX_MEMTABLE))
             .with_context(|| format!("cannot open the keyspace {name:?} in the data directory {shown}"))
     };
     let (events, floors, meta) = (keyspace("events")?, keyspace("channels")?, keyspace("meta")?);
