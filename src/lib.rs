@@ -7,6 +7,7 @@
 //!   iframe, JSONP), each with its routes and a pure encoder; the held-connection loop and the
 //!   options of every accepted socket are shared.
 //! - [`publish`]: the publisher's API and who may use it.
+//! - [`history`]: pages of a channel's backlog, newest or oldest first.
 //! - [`auth`]: subscriber tokens (who may read a channel).
 //! - [`head`]: `HEAD` answered like `GET`, without a body and without holding.
 //! - [`hosts`]: which `Host` names the gateway answers for (no DNS rebinding).
@@ -26,6 +27,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod head;
+pub mod history;
 pub mod hosts;
 pub mod limits;
 pub mod observe;

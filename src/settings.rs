@@ -1,11 +1,12 @@
 //! Every address, timeout, size and limit of the gateway, read from flags or the environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 
-use crate::bus::Bounds;
+use crate::bus::{Bounds, Durability, Fsync};
 
 /// cometgate: one event bus, five Comet transports (SSE, long-polling, streaming XHR,
 /// hidden iframe, JSONP). Every flag can also be set by the environment variable shown.
@@ -66,6 +67,25 @@ pub struct Settings {
     /// Without it the bus lives in this process's memory.
     #[arg(help_heading = "Store", long, env = "COMETGATE_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// Directory where this single node keeps its epoch, its sequence and every channel's
+    /// backlog, so that a restart (even `kill -9`) loses nothing and cursors stay valid.
+    /// Only one gateway may use a directory at a time. Without it (and without Redis) the
+    /// bus lives in memory only.
+    #[arg(help_heading = "Store", long, env = "COMETGATE_DATA_DIR", conflicts_with = "redis_url")]
+    pub data_dir: Option<PathBuf>,
+
+    /// When a publish written to --data-dir reaches the disk: `always` before it is
+    /// answered (it survives power loss), `interval` within 100 ms, `never` when the
+    /// operating system writes it. Every mode survives a crash of the process.
+    #[arg(help_heading = "Store", long, env = "COMETGATE_FSYNC", value_enum, default_value_t = Fsync::Interval)]
+    pub fsync: Fsync,
+
+    /// Start a new epoch on --data-dir instead of continuing its own: once, after restoring
+    /// a copy older than the gateway's last run, so that ids issued since the copy are not
+    /// issued again (clients resuming from them are told of a gap).
+    #[arg(help_heading = "Store", long, env = "COMETGATE_NEW_EPOCH", requires = "data_dir")]
+    pub new_epoch: bool,
 
     /// Events kept per channel for subscribers that resume.
     #[arg(help_heading = "Store", long, env = "COMETGATE_BACKLOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -220,6 +240,11 @@ impl Settings {
         let mut settings = Settings::parse_from(["cometgate"]);
         settings.bind = bind;
         settings
+    }
+
+    /// How the durable store keeps --data-dir.
+    pub fn durability(&self) -> Durability {
+        Durability { fsync: self.fsync, new_epoch: self.new_epoch }
     }
 
     /// The bus's share of the settings.

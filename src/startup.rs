@@ -18,7 +18,7 @@ use crate::head::head_as_get;
 use crate::hosts::check_host;
 use crate::limits::{self, check_head};
 use crate::settings::Settings;
-use crate::{demo, observe, publish, transport};
+use crate::{demo, history, observe, publish, transport};
 
 /// A gateway bound to its address (and to its internal address, when it has one) and
 /// ready to serve.
@@ -44,9 +44,11 @@ impl Application {
             check_secret(secret)?;
         }
         let shutdown = CancellationToken::new();
-        let bus = match &settings.redis_url {
-            Some(url) => Bus::on_redis(url, settings.bounds()).await?,
-            None => Bus::in_memory(settings.bounds()),
+        let bus = match (&settings.redis_url, &settings.data_dir) {
+            (Some(_), Some(_)) => anyhow::bail!("--data-dir and --redis-url exclude each other: choose one store"),
+            (Some(url), None) => Bus::on_redis(url, settings.bounds()).await?,
+            (None, Some(path)) => Bus::on_disk(path, settings.durability(), settings.bounds())?,
+            (None, None) => Bus::in_memory(settings.bounds()),
         };
         tokio::spawn(bus.clone().run(settings.sweep_interval, shutdown.clone()));
         let gateway = web::Data::new(Gateway::new(bus, settings.clone(), shutdown.clone()));
@@ -147,6 +149,7 @@ fn routes(cfg: &mut web::ServiceConfig, side: Side) {
     }
     if side != Side::Internal {
         transport::configure(cfg);
+        history::configure(cfg);
         demo::configure(cfg);
     }
     cfg.default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::NotFound) }));

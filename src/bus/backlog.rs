@@ -120,6 +120,11 @@ impl Backlog {
     pub fn last(&self) -> Option<Id> {
         self.last
     }
+
+    /// The events held, oldest first.
+    pub fn events(&self) -> &VecDeque<Arc<Event>> {
+        &self.events
+    }
 }
 
 #[cfg(test)]

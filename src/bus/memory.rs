@@ -11,7 +11,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::backlog::Backlog;
+use super::disk::{Journal, Restored};
 use super::event::{END_EVENT_TYPE, Event};
+use super::history::{History, Page};
 use super::hub::Hub;
 use super::id::{Cursor, Id};
 use super::replay::Replay;
@@ -26,6 +28,8 @@ pub struct Memory {
     bounds: Bounds,
     /// Stored events on their way to the hub, in id order (see [`fan_out`]).
     stored: mpsc::UnboundedSender<Arc<Event>>,
+    /// With `--data-dir`: where every event is written before it is held.
+    journal: Option<Journal>,
 }
 
 struct Channels {
@@ -44,7 +48,38 @@ impl Memory {
     /// foreign; its stored events go to `stored`, for [`fan_out`].
     pub fn new(bounds: Bounds, stored: mpsc::UnboundedSender<Arc<Event>>) -> Self {
         let channels = Channels { held: HashMap::new(), dropped: Tombstones::new(bounds.max_channels) };
-        Memory { epoch: now_ms(), last_seq: AtomicU64::new(0), channels: Mutex::new(channels), bounds, stored }
+        let last_seq = AtomicU64::new(0);
+        Memory { epoch: now_ms(), last_seq, channels: Mutex::new(channels), bounds, stored, journal: None }
+    }
+
+    /// A store that continues what `journal` held (`restored`) and writes to it.
+    pub fn restored(
+        bounds: Bounds,
+        stored: mpsc::UnboundedSender<Arc<Event>>,
+        journal: Journal,
+        restored: Restored,
+    ) -> Self {
+        let mut memory = Memory::new(bounds, stored);
+        memory.epoch = restored.epoch;
+        memory.last_seq = AtomicU64::new(restored.last_seq);
+        let (now, bounds) = (now_ms(), &memory.bounds);
+        let channels = memory.channels.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for channel in restored.channels {
+            if channel.events.is_empty() {
+                channels.dropped.bury(&channel.name, channel.floor);
+                continue;
+            }
+            let mut backlog = Backlog::new(bounds.backlog_size, bounds.backlog_max_age, channel.floor);
+            channel.events.into_iter().for_each(|event| backlog.push(event));
+            backlog.expire(now);
+            channels.held.insert(channel.name, Stored { backlog, touched: Instant::now() });
+        }
+        memory.journal = Some(journal);
+        memory
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Stores the event, and queues it for the hub under the same lock, so that the queue,
@@ -58,6 +93,9 @@ impl Memory {
         }
         let id = Id { epoch: self.epoch, seq: self.last_seq.fetch_add(1, Ordering::Relaxed) + 1 };
         let event = Arc::new(Event::new(id, channel.to_owned(), kind.to_owned(), data, now_ms()));
+        if let Some(journal) = &self.journal {
+            journal.append(&event, stored.backlog.floor())?;
+        }
         stored.backlog.push(event.clone());
         // Only fails once the fan-out has stopped with the process; the event is stored.
         let _ = self.stored.send(event);
@@ -84,6 +122,14 @@ impl Memory {
         Replay::merge(Id { epoch: self.epoch, seq: head }, parts.collect::<Vec<_>>())
     }
 
+    /// A page of the channel's backlog, without creating it.
+    pub fn history(&self, channel: &str, page: Page, limit: usize) -> History {
+        let mut channels = self.channels();
+        let Some(stored) = channels.held.get_mut(channel) else { return History::default() };
+        stored.backlog.expire(now_ms());
+        History::of(stored.backlog.events(), page, limit)
+    }
+
     /// The last id published on the channel and how many events it holds, without creating it.
     pub fn info(&self, channel: &str) -> (Option<Id>, usize) {
         let mut channels = self.channels();
@@ -99,6 +145,7 @@ impl Memory {
         let mut channels = self.channels();
         let Channels { held, dropped } = &mut *channels;
         let before = held.len();
+        let mut floors = Vec::new();
         held.retain(|name, stored| {
             stored.backlog.expire(now);
             let unused = stored.backlog.is_empty() && hub.subscribers(name) == 0;
@@ -106,8 +153,14 @@ impl Memory {
             if !keep {
                 dropped.bury(name, stored.backlog.floor());
             }
+            if self.journal.is_some() {
+                floors.push((name.clone(), stored.backlog.floor(), !keep));
+            }
             keep
         });
+        if let Some(journal) = &self.journal {
+            journal.sweep(&floors);
+        }
         before - held.len()
     }
 

@@ -2,10 +2,13 @@
 //! and fans every event out to the channel's subscribers.
 //!
 //! Two parts sit behind it: a store that owns ids and backlogs ([`memory`] in this process,
-//! or [`redis`] shared by several nodes), and this node's [`hub`] of live subscribers.
+//! with its [`disk`] journal under `--data-dir`, or [`redis`] shared by several nodes), and
+//! this node's [`hub`] of live subscribers.
 
 mod backlog;
+mod disk;
 mod event;
+mod history;
 mod hub;
 mod id;
 mod memory;
@@ -25,10 +28,13 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+pub use disk::{FLUSH_INTERVAL, Fsync};
 pub use event::{DEFAULT_EVENT_TYPE, END_EVENT_TYPE, Event, Format, NameError, check_channel, check_event_type};
+pub use history::{History, Page};
 pub use id::{Cursor, Id, MalformedId};
 pub use subscription::{Item, Subscription};
 
+use disk::Journal;
 use hub::{Hub, Listener};
 use memory::Memory;
 use redis::RedisStore;
@@ -51,6 +57,14 @@ pub struct Bounds {
     /// Most channels the in-memory store holds; a publish to a new channel past it is
     /// refused. Also how many dropped channels the store remembers the position of.
     pub max_channels: usize,
+}
+
+/// How the durable store keeps its directory, taken from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Durability {
+    pub fsync: Fsync,
+    /// Start a new epoch on the directory instead of continuing its own.
+    pub new_epoch: bool,
 }
 
 /// Why the bus refused a request.
@@ -97,6 +111,8 @@ struct Inner {
     hub: Arc<Hub>,
     permits: Arc<Semaphore>,
     bounds: Bounds,
+    /// With `--data-dir`: the in-memory store's journal on disk.
+    journal: Option<Journal>,
 }
 
 /// The Redis futures are boxed where they are awaited: they are several kilobytes, and
@@ -112,20 +128,33 @@ impl Bus {
     /// it is made in.
     pub fn in_memory(bounds: Bounds) -> Self {
         let (stored, queue) = tokio::sync::mpsc::unbounded_channel();
-        let bus = Bus::with_store(Store::Memory(Memory::new(bounds.clone(), stored)), &bounds);
+        let bus = Bus::with_store(Store::Memory(Memory::new(bounds.clone(), stored)), &bounds, None);
         tokio::spawn(memory::fan_out(bus.inner.hub.clone(), queue));
         bus
     }
 
-    /// A bus on the Redis at `url`, shared with every node that uses the same Redis.
-    pub async fn on_redis(url: &str, bounds: Bounds) -> anyhow::Result<Self> {
-        Ok(Bus::with_store(Store::Redis(RedisStore::connect(url, bounds.clone()).await?), &bounds))
+    /// A bus on the in-memory store that writes every event to the data directory at
+    /// `path` and starts from what it holds: the same epoch, the sequence continued, every
+    /// channel's backlog. Fails, naming the path and the cause, when the directory cannot
+    /// be opened (another process holds it, or it is corrupt or of another format).
+    pub fn on_disk(path: &std::path::Path, durability: Durability, bounds: Bounds) -> anyhow::Result<Self> {
+        let (journal, restored) = Journal::open(path, durability.fsync, durability.new_epoch)?;
+        let (stored, queue) = tokio::sync::mpsc::unbounded_channel();
+        let memory = Memory::restored(bounds.clone(), stored, journal.clone(), restored);
+        let bus = Bus::with_store(Store::Memory(memory), &bounds, Some(journal));
+        tokio::spawn(memory::fan_out(bus.inner.hub.clone(), queue));
+        Ok(bus)
     }
 
-    fn with_store(store: Store, bounds: &Bounds) -> Self {
+    /// A bus on the Redis at `url`, shared with every node that uses the same Redis.
+    pub async fn on_redis(url: &str, bounds: Bounds) -> anyhow::Result<Self> {
+        Ok(Bus::with_store(Store::Redis(RedisStore::connect(url, bounds.clone()).await?), &bounds, None))
+    }
+
+    fn with_store(store: Store, bounds: &Bounds, journal: Option<Journal>) -> Self {
         let permits = Arc::new(Semaphore::new(bounds.max_subscribers.min(Semaphore::MAX_PERMITS)));
         let hub = Arc::new(Hub::new(bounds.fanout_buffer, bounds.max_subscribed_channels));
-        Bus { inner: Arc::new(Inner { store, hub, permits, bounds: bounds.clone() }) }
+        Bus { inner: Arc::new(Inner { store, hub, permits, bounds: bounds.clone(), journal }) }
     }
 
     /// The bounds this bus was made with.
@@ -141,6 +170,9 @@ impl Bus {
             Store::Memory(memory) => memory.append(channel, kind, data)?,
             Store::Redis(redis) => Box::pin(redis.append(channel, kind, &data)).await?,
         };
+        if let Some(journal) = &self.inner.journal {
+            journal.settle().await?;
+        }
         let subscribers = self.inner.hub.subscribers(channel);
         Ok(Published { id, channel: channel.to_owned(), subscribers })
     }
@@ -173,6 +205,22 @@ impl Bus {
         Ok((replay, listener))
     }
 
+    /// A page of the channel's history, without creating it; `None` when the page's id
+    /// is of another epoch (an earlier life of the bus), where it means nothing.
+    pub async fn history(&self, channel: &str, page: Page, limit: usize) -> Result<Option<History>, BusError> {
+        let epoch = match &self.inner.store {
+            Store::Memory(memory) => memory.epoch(),
+            Store::Redis(redis) => redis.epoch(),
+        };
+        if page.id().is_some_and(|id| id.epoch != epoch) {
+            return Ok(None);
+        }
+        match &self.inner.store {
+            Store::Memory(memory) => Ok(Some(memory.history(channel, page, limit))),
+            Store::Redis(redis) => Box::pin(redis.history(channel, page, limit)).await.map(Some),
+        }
+    }
+
     /// The channel's figures, without creating it.
     pub async fn info(&self, channel: &str) -> Result<ChannelInfo, BusError> {
         let (last_id, backlog) = match &self.inner.store {
@@ -188,6 +236,9 @@ impl Bus {
     pub async fn run(self, period: Duration, shutdown: CancellationToken) {
         if let Store::Redis(redis) = &self.inner.store {
             tokio::spawn(redis::run_relay(redis.clone(), self.clone(), shutdown.clone()));
+        }
+        if let Some(journal) = &self.inner.journal {
+            tokio::spawn(journal.clone().run(shutdown.clone()));
         }
         let mut ticks = tokio::time::interval(period);
         while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {

@@ -6,11 +6,13 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Memory;
 mod access;
 mod channels;
 mod demo;
+mod durable;
 mod edges;
 mod ends;
 // Shared with tests/redis, which alone uses the parts for several nodes and Redis faults.
 #[allow(dead_code)]
 mod helpers;
+mod history;
 mod hosts;
 mod internal;
 mod jsonp;

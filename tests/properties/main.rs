@@ -5,9 +5,11 @@
 //! Layout:
 //! - `names`: cursors, ids, channel names, event types and callbacks against models;
 //! - `encoders`: any UTF-8 payload round-trips through SSE, stream lines and iframe JSON;
+//! - `history`: paging the history API both ways against a model of the backlog;
 //! - `http`: generated requests against a gateway on 127.0.0.1 never get a 5xx or hang.
 
 mod encoders;
+mod history;
 mod http;
 mod names;
 

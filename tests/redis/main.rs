@@ -16,6 +16,8 @@ mod ends;
 mod epochs;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/history.rs"]
+mod history;
 #[path = "../api/hosts.rs"]
 mod hosts;
 #[path = "../api/internal.rs"]

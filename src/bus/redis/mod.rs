@@ -10,6 +10,7 @@
 //! sequence goes back below what this node has seen (Redis lost its data), the next
 //! script starts a new epoch and every node adopts it.
 
+mod history;
 mod relay;
 
 use std::sync::{Arc, Mutex, PoisonError};
