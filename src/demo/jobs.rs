@@ -1,7 +1,10 @@
 //! `POST /demo/jobs`, demo only: a simulated background job that publishes `progress`
-//! events on its channel at a steady pace, then one `finish` event. Starting one is a
-//! publish (same authorization and rate limit), and its events count as published and
-//! take from the starter's `--publish-rate` (a job waits for it rather than flood).
+//! events on its channel (`job-<n>` unless the starter names one) at a steady pace, then
+//! one `finish` event, then ends the channel. With `announce=<channel>` it first publishes
+//! a `job` event there naming its channel, so the demo page follows the job from that
+//! event's id and misses none of it. Starting one is a publish (same authorization and
+//! rate limit), and its events count as published and take from the starter's
+//! `--publish-rate` (a job waits for it rather than flood).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,6 +29,7 @@ struct JobQuery {
     steps: Option<u32>,
     pace_ms: Option<u64>,
     channel: Option<String>,
+    announce: Option<String>,
 }
 
 /// The accepted job, as answered with `202`.
@@ -35,6 +39,8 @@ struct Job {
     channel: String,
     steps: u32,
     pace_ms: u64,
+    #[serde(skip)]
+    announce: Option<String>,
 }
 
 static NEXT_JOB: AtomicU64 = AtomicU64::new(1);
@@ -65,11 +71,21 @@ fn job(query: JobQuery) -> Result<Job, ApiError> {
     let job = NEXT_JOB.fetch_add(1, Ordering::Relaxed).to_string();
     let channel = query.channel.unwrap_or_else(|| format!("job-{job}"));
     check_channel(&channel)?;
-    Ok(Job { job, channel, steps, pace_ms })
+    if let Some(announce) = &query.announce {
+        check_channel(announce)?;
+    }
+    Ok(Job { job, channel, steps, pace_ms, announce: query.announce })
 }
 
 /// Publishes the job's events at its pace, and no faster than its starter may publish.
 async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
+    if let Some(announce) = &job.announce {
+        let data = json!({ "job": job.job, "channel": job.channel, "steps": job.steps, "pace_ms": job.pace_ms });
+        gateway.limits.pace_publish(peer).await;
+        if publish(&gateway, announce, "job", data).await.is_err() {
+            return;
+        }
+    }
     for step in 1..=job.steps {
         tokio::time::sleep(Duration::from_millis(job.pace_ms)).await;
         let percent = step * 100 / job.steps;
@@ -82,7 +98,17 @@ async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
     }
     let data = json!({ "job": job.job, "percent": 100, "message": "done" });
     gateway.limits.pace_publish(peer).await;
-    let _ = publish(&gateway, &job.channel, "finish", data).await;
+    if publish(&gateway, &job.channel, "finish", data).await.is_ok() {
+        end(&gateway, &job.channel).await;
+    }
+}
+
+/// Ends the job's channel: its subscribers get the end signal after `finish`, and the
+/// channel leaves every connection that follows it.
+async fn end(gateway: &Gateway, channel: &str) {
+    // CALL SITE for `Bus::end` (issue 9): enable once the integrator's `Bus::end(channel)` lands on main.
+    // let _ = gateway.bus.end(channel).await;
+    let _ = (gateway, channel);
 }
 
 /// Publishes one of the job's events, counted like any publisher's.
