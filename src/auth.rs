@@ -1,6 +1,6 @@
 //! Who may subscribe: with a subscribe secret set, a subscriber presents a signed token
-//! (a JWT, HS256) naming the channel, or a channel prefix, and an expiry. Any JWT library
-//! can mint one; `cometgate token --channel news --ttl 1h` does too.
+//! (a JWT, HS256) naming the channels, or channel prefixes, and an expiry. Any JWT library
+//! can mint one; `cometgate token --channel news --channel 'jobs.*' --ttl 1h` does too.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,13 +11,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// What a token grants: `channel` is a channel name, or a prefix ending in `*`
-/// (`jobs.*` grants `jobs.42`); `exp` is its expiry in Unix seconds. An `nbf` (not
-/// before, Unix seconds) claim is honoured too.
-#[derive(Debug, Serialize, Deserialize)]
+/// What a token grants: `channel` and each of `channels` is a channel name, or a prefix
+/// ending in `*` (`jobs.*` grants `jobs.42`); `exp` is its expiry in Unix seconds. An `nbf`
+/// (not before, Unix seconds) claim is honoured too.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Claims {
-    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
     pub exp: u64,
+}
+
+impl Claims {
+    /// The first channel not granted, if any.
+    fn uncovered<'a>(&self, channels: &'a [String]) -> Option<&'a String> {
+        let patterns = self.channel.iter().chain(&self.channels);
+        channels.iter().find(|channel| !patterns.clone().any(|pattern| grants(pattern, channel)))
+    }
 }
 
 /// The shortest subscribe secret accepted: as long as HS256's own output, so that a
@@ -58,15 +69,26 @@ impl Tokens {
         Tokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
-    /// A token for `channel` (or a `prefix*`) valid for `ttl`.
-    pub fn mint(&self, channel: &str, ttl: Duration) -> anyhow::Result<String> {
-        let claims = Claims { channel: channel.to_owned(), exp: unix_now().saturating_add(ttl.as_secs()) };
+    /// A token for `channels` (names or `prefix*`es) valid for `ttl`; one channel is
+    /// written as the `channel` claim, which every version of the gateway reads.
+    pub fn mint(&self, channels: &[impl AsRef<str>], ttl: Duration) -> anyhow::Result<String> {
+        let exp = unix_now().saturating_add(ttl.as_secs());
+        let mut names = channels.iter().map(|channel| channel.as_ref().to_owned());
+        let claims = match channels.len() {
+            1 => Claims { channel: names.next(), exp, ..Claims::default() },
+            _ => Claims { channels: names.collect(), exp, ..Claims::default() },
+        };
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
-    /// Checks the request's token (`?token=` or `Authorization: Bearer`) for `channel`,
-    /// returning how long it stays valid.
-    pub fn check(&self, request: &HttpRequest, query_token: Option<&str>, channel: &str) -> Result<Duration, ApiError> {
+    /// Checks the request's token (`?token=` or `Authorization: Bearer`) for every one of
+    /// `channels`, returning how long it stays valid.
+    pub fn check(
+        &self,
+        request: &HttpRequest,
+        query_token: Option<&str>,
+        channels: &[String],
+    ) -> Result<Duration, ApiError> {
         let token = query_token
             .filter(|t| !t.is_empty())
             .or_else(|| bearer(request))
@@ -74,8 +96,8 @@ impl Tokens {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|err| ApiError::InvalidToken(err.to_string()))?
             .claims;
-        if !grants(&claims.channel, channel) {
-            return Err(ApiError::Forbidden("the token does not grant this channel"));
+        if let Some(channel) = claims.uncovered(channels) {
+            return Err(ApiError::NotCovered(channel.clone()));
         }
         Ok(Duration::from_secs(claims.exp.saturating_sub(unix_now())).min(LONGEST_VALIDITY))
     }
@@ -121,45 +143,59 @@ mod tests {
     #[test]
     fn a_minted_token_grants_its_channel_only() {
         let tokens = Tokens::new("secret");
-        let token = tokens.mint("news", Duration::from_secs(60)).unwrap();
+        let token = tokens.mint(&names(&["news"]), Duration::from_secs(60)).unwrap();
         let request = TestRequest::default().to_http_request();
-        let left = tokens.check(&request, Some(&token), "news").unwrap();
+        let left = tokens.check(&request, Some(&token), &names(&["news"])).unwrap();
         assert!(left <= Duration::from_secs(60) && left >= Duration::from_secs(58));
-        assert!(matches!(tokens.check(&request, Some(&token), "other"), Err(ApiError::Forbidden(_))));
+        assert!(matches!(tokens.check(&request, Some(&token), &names(&["other"])), Err(ApiError::NotCovered(_))));
+    }
+
+    #[test]
+    fn a_token_for_several_channels_must_cover_every_channel_asked_for() {
+        let tokens = Tokens::new("secret");
+        let token = tokens.mint(&names(&["news", "jobs.*"]), Duration::from_secs(60)).unwrap();
+        let request = TestRequest::default().to_http_request();
+        assert!(tokens.check(&request, Some(&token), &names(&["jobs.1", "news", "jobs.2"])).is_ok());
+        let refused = tokens.check(&request, Some(&token), &names(&["news", "chat", "jobs.3"]));
+        assert!(matches!(refused, Err(ApiError::NotCovered(channel)) if channel == "chat"));
+    }
+
+    fn names(channels: &[&str]) -> Vec<String> {
+        channels.iter().map(|channel| channel.to_string()).collect()
     }
 
     #[test]
     fn tokens_signed_with_another_secret_or_expired_are_invalid() {
         let request = TestRequest::default().to_http_request();
-        let foreign = Tokens::new("other").mint("news", Duration::from_secs(60)).unwrap();
+        let foreign = Tokens::new("other").mint(&names(&["news"]), Duration::from_secs(60)).unwrap();
         assert!(matches!(
-            Tokens::new("secret").check(&request, Some(&foreign), "news"),
+            Tokens::new("secret").check(&request, Some(&foreign), &names(&["news"])),
             Err(ApiError::InvalidToken(_))
         ));
         let tokens = Tokens::new("secret");
-        let claims = Claims { channel: "news".into(), exp: unix_now() - 1 };
+        let claims = Claims { channel: Some("news".into()), exp: unix_now() - 1, ..Claims::default() };
         let expired = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
-        assert!(matches!(tokens.check(&request, Some(&expired), "news"), Err(ApiError::InvalidToken(_))));
+        assert!(matches!(tokens.check(&request, Some(&expired), &names(&["news"])), Err(ApiError::InvalidToken(_))));
     }
 
     #[test]
     fn validity_is_capped_so_no_deadline_overflows() {
         let tokens = Tokens::new("secret");
-        let claims = Claims { channel: "news".into(), exp: u64::MAX };
+        let claims = Claims { channel: Some("news".into()), exp: u64::MAX, ..Claims::default() };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
         let request = TestRequest::default().to_http_request();
-        assert_eq!(tokens.check(&request, Some(&token), "news").unwrap(), LONGEST_VALIDITY);
+        assert_eq!(tokens.check(&request, Some(&token), &names(&["news"])).unwrap(), LONGEST_VALIDITY);
         assert!(std::time::Instant::now().checked_add(LONGEST_VALIDITY).is_some());
     }
 
     #[test]
     fn the_header_is_read_when_the_query_has_no_token() {
         let tokens = Tokens::new("secret");
-        let token = tokens.mint("news", Duration::from_secs(60)).unwrap();
+        let token = tokens.mint(&names(&["news"]), Duration::from_secs(60)).unwrap();
         let request =
             TestRequest::default().insert_header(("Authorization", format!("Bearer {token}"))).to_http_request();
-        assert!(tokens.check(&request, None, "news").is_ok());
+        assert!(tokens.check(&request, None, &names(&["news"])).is_ok());
         let bare = TestRequest::default().to_http_request();
-        assert!(matches!(tokens.check(&bare, None, "news"), Err(ApiError::MissingToken(_))));
+        assert!(matches!(tokens.check(&bare, None, &names(&["news"])), Err(ApiError::MissingToken(_))));
     }
 }

@@ -13,6 +13,9 @@ pub enum ApiError {
     /// `400`: a channel or event name outside the allowed alphabet or length.
     #[error(transparent)]
     Name(#[from] NameError),
+    /// `400`: a bad name in a channel list, named in the message.
+    #[error("channel {0:?}: {1}")]
+    ChannelInList(String, NameError),
     /// `400`: a `cursor` that is neither empty, `earliest` nor an id.
     #[error("bad cursor: {0}")]
     Cursor(#[from] MalformedId),
@@ -35,6 +38,9 @@ pub enum ApiError {
     /// not allowed, or no publish token configured and a peer that is not loopback.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// `403`: a subscriber token that does not cover one of the channels asked for.
+    #[error("the token does not cover channel {0:?}")]
+    NotCovered(String),
     /// `429` with `Retry-After` (seconds): the peer holds or sends too much.
     #[error("{0}")]
     TooMany(&'static str, u64),
@@ -53,7 +59,8 @@ pub enum ApiError {
     /// `500`: a fault of the gateway's own; the cause is logged, not sent.
     #[error("internal error")]
     Internal(String),
-    /// `503` with `Retry-After`: the gateway is full, or its store (Redis) is unreachable.
+    /// `503` with `Retry-After`: the gateway is full, or its store (Redis) is unreachable;
+    /// `409` for a publish to a channel that ended.
     #[error("{}", bus_message(.0))]
     Bus(#[from] BusError),
 }
@@ -61,7 +68,7 @@ pub enum ApiError {
 impl ApiError {
     fn code(&self) -> &'static str {
         match self {
-            ApiError::Name(NameError::Channel) => "bad_channel",
+            ApiError::Name(NameError::Channel) | ApiError::ChannelInList(..) => "bad_channel",
             ApiError::Name(_) => "bad_event_type",
             ApiError::Cursor(_) => "bad_cursor",
             ApiError::BadRequest(_) => "bad_request",
@@ -69,7 +76,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::MissingToken(_) => "missing_token",
             ApiError::InvalidToken(_) => "invalid_token",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) | ApiError::NotCovered(_) => "forbidden",
             ApiError::TooMany(..) => "too_many_requests",
             ApiError::HeadTooLarge(_) => "head_too_large",
             ApiError::UnknownHost => "unknown_host",
@@ -80,6 +87,7 @@ impl ApiError {
             ApiError::Bus(BusError::Unavailable(_)) => "store_unavailable",
             ApiError::Bus(BusError::TooManyChannels) => "too_many_channels",
             ApiError::Bus(BusError::TooManySubscribedChannels) => "too_many_subscribed_channels",
+            ApiError::Bus(BusError::Ended) => "channel_ended",
         }
     }
 }
@@ -87,18 +95,21 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Name(_) | ApiError::Cursor(_) | ApiError::BadRequest(_) | ApiError::NotUtf8 => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::Name(_)
+            | ApiError::ChannelInList(..)
+            | ApiError::Cursor(_)
+            | ApiError::BadRequest(_)
+            | ApiError::NotUtf8 => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingToken(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::NotCovered(_) => StatusCode::FORBIDDEN,
             ApiError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Bus(BusError::Ended) => StatusCode::CONFLICT,
             ApiError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -111,6 +122,7 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
+            ApiError::Bus(BusError::Ended) => &mut response,
             ApiError::Bus(_) => response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5"))),
             ApiError::TooMany(_, seconds) => response.insert_header((header::RETRY_AFTER, HeaderValue::from(*seconds))),
             ApiError::MissingToken(_) | ApiError::InvalidToken(_) => {
@@ -125,7 +137,9 @@ impl ResponseError for ApiError {
 /// The store's own error text stays in the log; the client learns only that it is down.
 fn bus_message(err: &BusError) -> String {
     match err {
-        BusError::Full | BusError::TooManyChannels | BusError::TooManySubscribedChannels => err.to_string(),
+        BusError::Full | BusError::TooManyChannels | BusError::TooManySubscribedChannels | BusError::Ended => {
+            err.to_string()
+        }
         BusError::Unavailable(_) => "the event store is unavailable; retry shortly".into(),
     }
 }

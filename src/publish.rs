@@ -1,4 +1,5 @@
-//! The publisher's API: `POST /channels/{channel}` to publish, `GET` for a channel's figures.
+//! The publisher's API: `POST /channels/{channel}` to publish, `DELETE` to end the channel,
+//! `GET` for its figures.
 
 use std::net::IpAddr;
 
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/channels/{channel}")
             .route(web::post().to(publish))
+            .route(web::delete().to(end))
             .route(web::get().to(info))
             .default_service(web::to(other_methods)),
     );
@@ -49,6 +51,19 @@ async fn publish(
     Ok(HttpResponse::Created().json(published))
 }
 
+/// Ends the channel with the publisher's rights: `200` with the end's id (the same id
+/// when it had ended already).
+async fn end(
+    request: HttpRequest,
+    channel: web::Path<String>,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&request, gateway.settings.publish_token.as_deref())?;
+    gateway.limits.publish(&request)?;
+    check_channel(&channel)?;
+    Ok(HttpResponse::Ok().json(gateway.bus.end(&channel).await?))
+}
+
 #[derive(Deserialize)]
 struct InfoQuery {
     token: Option<String>,
@@ -65,7 +80,7 @@ async fn info(
         // Private channels keep their figures private too: whoever may read the channel
         // or publish may see them.
         if authorize(&request, gateway.settings.publish_token.as_deref()).is_err() {
-            tokens.check(&request, query.token.as_deref(), &channel)?;
+            tokens.check(&request, query.token.as_deref(), std::slice::from_ref(&*channel))?;
         }
     }
     Ok(HttpResponse::Ok().json(gateway.bus.info(&channel).await?))

@@ -134,6 +134,10 @@ pub struct Settings {
     #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_SUBSCRIBED_CHANNELS", default_value_t = 16_384)]
     pub max_subscribed_channels: usize,
 
+    /// Most channels one connection may follow (`/sse/a,b,c`); more is `400`.
+    #[arg(help_heading = "Limits", long, env = "COMETGATE_MAX_CHANNELS_PER_CONNECTION", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_channels_per_connection: u16,
+
     /// Connections the kernel may queue before the gateway accepts them (a burst of
     /// reconnecting clients arrives at once; a short queue drops them for a second).
     #[arg(help_heading = "Limits", long, env = "COMETGATE_LISTEN_BACKLOG", default_value_t = 4096)]
@@ -194,9 +198,9 @@ pub struct Settings {
 pub enum Command {
     /// Prints a subscriber token signed with --subscribe-secret.
     Token {
-        /// The channel it grants, or a prefix ending in `*` (`jobs.*`).
-        #[arg(long)]
-        channel: String,
+        /// A channel it grants, or a prefix ending in `*` (`jobs.*`); repeat for several.
+        #[arg(long, required = true)]
+        channel: Vec<String>,
         /// How long it stays valid.
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,

@@ -44,7 +44,7 @@ fn fanout(c: &mut Criterion) {
     let mut subscriptions = runtime.block_on(async {
         let mut all = Vec::with_capacity(SUBSCRIBERS);
         for _ in 0..SUBSCRIBERS {
-            all.push(bus.subscribe("news", Cursor::Live).await.expect("a subscription"));
+            all.push(bus.subscribe(&["news".to_owned()], Cursor::Live).await.expect("a subscription"));
         }
         all
     });

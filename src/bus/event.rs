@@ -31,12 +31,14 @@ pub struct Event {
 #[derive(Debug, Clone, Copy)]
 pub enum Format {
     Sse,
+    /// SSE on a connection that follows several channels: the JSON line as `data`.
+    SseMulti,
     /// The JSON line of streaming XHR, whose fields long-polling and the iframe reuse.
     JsonLine,
 }
 
 impl Format {
-    const COUNT: usize = 2;
+    const COUNT: usize = 3;
 }
 
 /// Bytes of frames an event may cache beyond twice its payload: the id, channel, type and
@@ -44,6 +46,11 @@ impl Format {
 const FRAME_OVERHEAD: usize = 1024;
 
 impl Event {
+    /// Whether this is a channel's end rather than an event.
+    pub fn is_end(&self) -> bool {
+        self.kind == END_EVENT_TYPE
+    }
+
     pub fn new(id: Id, channel: String, kind: String, data: String, time: u64) -> Self {
         let (frames, cached) = Default::default();
         Event { id, channel, kind, data, time, frames, cached }
@@ -100,6 +107,11 @@ pub enum NameError {
 
 /// The event type of a publish that names none.
 pub const DEFAULT_EVENT_TYPE: &str = "message";
+
+/// The type of the entry that ends a channel: stored after its last event, so that every
+/// subscriber, and every cursor resumed from before it, reaches it after all the events.
+/// Publishers cannot send it (`comet-` is reserved).
+pub const END_EVENT_TYPE: &str = "comet-end";
 
 fn is_name(text: &str, max: usize) -> bool {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);

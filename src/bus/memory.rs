@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::backlog::{Backlog, Replay};
-use super::event::Event;
+use super::backlog::Backlog;
+use super::event::{END_EVENT_TYPE, Event};
 use super::hub::Hub;
 use super::id::{Cursor, Id};
+use super::replay::Replay;
 use super::tombstones::Tombstones;
 use super::{Bounds, BusError, now_ms};
 
@@ -47,10 +48,14 @@ impl Memory {
     }
 
     /// Stores the event, and queues it for the hub under the same lock, so that the queue,
-    /// and so every subscriber, has the events in id order.
+    /// and so every subscriber, has the events in id order. An end ([`END_EVENT_TYPE`]) of a
+    /// channel that ended already answers with the first end's id.
     pub fn append(&self, channel: &str, kind: &str, data: String) -> Result<Id, BusError> {
         let mut channels = self.channels();
         let stored = self.stored(&mut channels, channel)?;
+        if let Some(end) = stored.backlog.ended() {
+            return if kind == END_EVENT_TYPE { Ok(end.id) } else { Err(BusError::Ended) };
+        }
         let id = Id { epoch: self.epoch, seq: self.last_seq.fetch_add(1, Ordering::Relaxed) + 1 };
         let event = Arc::new(Event::new(id, channel.to_owned(), kind.to_owned(), data, now_ms()));
         stored.backlog.push(event.clone());
@@ -59,19 +64,24 @@ impl Memory {
         Ok(id)
     }
 
-    /// What `cursor` is owed; a channel not held is answered from where it stood, not created.
-    pub fn replay(&self, channel: &str, cursor: Cursor) -> Replay {
+    /// What `cursor` is owed on the channels, all read under one lock; a channel not held
+    /// is answered from where it stood, not created.
+    pub fn replay(&self, following: &[String], cursor: Cursor) -> Replay {
         let mut channels = self.channels();
         let Channels { held, dropped } = &mut *channels;
-        match held.get_mut(channel) {
-            Some(stored) => {
-                stored.backlog.expire(now_ms());
-                stored.touched = Instant::now();
-                stored.backlog.replay(cursor, self.epoch)
-            }
-            None => Backlog::absent(dropped.floor(channel), self.last_seq.load(Ordering::Relaxed))
-                .replay(cursor, self.epoch),
-        }
+        let head = self.last_seq.load(Ordering::Relaxed);
+        let parts = following.iter().map(|channel| {
+            let part = match held.get_mut(channel) {
+                Some(stored) => {
+                    stored.backlog.expire(now_ms());
+                    stored.touched = Instant::now();
+                    stored.backlog.replay(cursor, self.epoch, head)
+                }
+                None => Backlog::absent(dropped.floor(channel), head).replay(cursor, self.epoch, head),
+            };
+            (channel.clone(), part)
+        });
+        Replay::merge(Id { epoch: self.epoch, seq: head }, parts.collect::<Vec<_>>())
     }
 
     /// The last id published on the channel and how many events it holds, without creating it.

@@ -9,7 +9,10 @@ mod event;
 mod hub;
 mod id;
 mod memory;
+#[cfg(test)]
+mod multi_tests;
 mod redis;
+mod replay;
 mod subscription;
 #[cfg(test)]
 mod tests;
@@ -22,14 +25,14 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-pub use backlog::Replay;
-pub use event::{DEFAULT_EVENT_TYPE, Event, Format, NameError, check_channel, check_event_type};
+pub use event::{DEFAULT_EVENT_TYPE, END_EVENT_TYPE, Event, Format, NameError, check_channel, check_event_type};
 pub use id::{Cursor, Id, MalformedId};
 pub use subscription::{Item, Subscription};
 
 use hub::{Hub, Listener};
 use memory::Memory;
 use redis::RedisStore;
+use replay::Replay;
 
 /// How much the bus keeps, taken from the settings.
 #[derive(Debug, Clone)]
@@ -61,6 +64,8 @@ pub enum BusError {
     TooManyChannels,
     #[error("the gateway's subscribers follow its maximum number of channels")]
     TooManySubscribedChannels,
+    #[error("this channel has ended; it takes no more events")]
+    Ended,
 }
 
 /// The answer to a publish.
@@ -140,21 +145,30 @@ impl Bus {
         Ok(Published { id, channel: channel.to_owned(), subscribers })
     }
 
-    /// Subscribes from `cursor`: the replay it is owed, then every live event, exactly once.
-    pub async fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription, BusError> {
-        let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| BusError::Full)?;
-        let (replay, listener) = self.resume(channel, cursor).await?;
-        Ok(Subscription::new(self.clone(), channel, cursor, replay, listener, permit))
+    /// Ends the channel: its end is stored after its last event, every subscriber gets it
+    /// after all the events, and later publishes are refused while it is kept (as long as
+    /// an event). Ending it again answers with the first end's id.
+    pub async fn end(&self, channel: &str) -> Result<Published, BusError> {
+        self.publish(channel, END_EVENT_TYPE, String::new()).await
     }
 
-    /// A listener of live events, then the replay: an event published in between is in
-    /// one or both (the subscription skips the second copy), never in neither. A refused
-    /// replay drops the listener, which frees what it took.
-    async fn resume(&self, channel: &str, cursor: Cursor) -> Result<(Replay, Listener), BusError> {
-        let listener = self.inner.hub.subscribe(channel)?;
+    /// Subscribes one connection to `channels` from `cursor`: the replay it is owed, then
+    /// every live event, exactly once, in id order across the channels.
+    pub async fn subscribe(&self, channels: &[String], cursor: Cursor) -> Result<Subscription, BusError> {
+        let permit = self.inner.permits.clone().try_acquire_owned().map_err(|_| BusError::Full)?;
+        let (replay, listener) = self.resume(channels, cursor).await?;
+        Ok(Subscription::new(self.clone(), cursor, replay, listener, permit))
+    }
+
+    /// A listener of live events, then the replay of every channel read at one moment: an
+    /// event published in between is in one or both (the subscription skips the second
+    /// copy by id), never in neither, and the replay holds every event up to its `head`.
+    /// A refused replay drops the listener, which frees what it took.
+    async fn resume(&self, channels: &[String], cursor: Cursor) -> Result<(Replay, Listener), BusError> {
+        let listener = self.inner.hub.listen(channels)?;
         let replay = match &self.inner.store {
-            Store::Memory(memory) => memory.replay(channel, cursor),
-            Store::Redis(redis) => Box::pin(redis.replay(channel, cursor)).await?,
+            Store::Memory(memory) => memory.replay(channels, cursor),
+            Store::Redis(redis) => Box::pin(redis.replay(channels, cursor)).await?,
         };
         Ok((replay, listener))
     }

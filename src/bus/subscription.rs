@@ -1,40 +1,48 @@
-//! One subscriber's view of a channel: the replay it is owed, then the live events.
+//! One connection's view of the channels it follows: the replay it is owed, then the
+//! live events, in id order across all of them.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::Bus;
-use super::backlog::Replay;
 use super::event::Event;
-use super::hub::Listener;
+use super::hub::{Listener, Missed};
 use super::id::{Cursor, Id};
+use super::replay::Replay;
 
 /// What a subscriber is handed next.
 #[derive(Debug, Clone)]
 pub enum Item {
     Event(Arc<Event>),
-    /// Events after the subscriber's cursor were lost; `oldest` is the oldest still held.
+    /// Events of `channel` after the subscriber's cursor were lost; `oldest` is the oldest
+    /// still held.
     Gap {
+        channel: String,
         oldest: Option<Id>,
     },
+    /// The channel ended after all its events: the connection no longer follows it.
+    End(Arc<Event>),
 }
 
-/// A subscriber's place in a channel. Dropping it unsubscribes.
+/// A connection's place in its channels. Dropping it unsubscribes.
 ///
 /// It hands out the replay first, then live events, skipping any it has already handed
-/// out. When it falls so far behind that the live fan-out drops events for it, it refills
-/// from the backlog after its own cursor, so it never skips an event silently. So it does
-/// when an event of a new epoch arrives (the store lost its data): the refill tells of the gap.
+/// out. Events come in id order over all its channels, so its cursor, the last id handed
+/// out, is exact for every one of them. When it falls so far behind that its inbox
+/// overflows, it refills from the store after its own cursor, so it never skips an event
+/// silently; so it does when an event of a new epoch arrives (the store lost its data):
+/// the refill tells of the gap.
 pub struct Subscription {
     bus: Bus,
-    channel: String,
     pending: VecDeque<Item>,
     listener: Listener,
     /// The last event handed out (or the cursor it came with).
     position: Id,
+    /// Where the position moves once the replay is handed out: the store's last id when
+    /// the replay was read.
+    head: Id,
     /// The live fan-out dropped events for this subscriber, or the epoch changed: refill
     /// from the store first.
     lagged: bool,
@@ -46,27 +54,32 @@ pub struct Subscription {
     /// lost. Once the signal is out, frames after it carry the clean position, so a poll
     /// that answers a gap with no events does not send its client into a loop of gaps.
     lost: Option<Id>,
+    /// Whether it was made for channels that had all ended, with nothing else owed.
+    ended_on_arrival: bool,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Subscription {
     pub(super) fn new(
         bus: Bus,
-        channel: &str,
         cursor: Cursor,
         replay: Replay,
         listener: Listener,
         permit: OwnedSemaphorePermit,
     ) -> Self {
+        let ended_on_arrival = replay.gaps.is_empty()
+            && replay.events.iter().all(|event| event.is_end())
+            && replay.ended.len() + replay.events.len() == listener.following().len();
         let mut subscription = Subscription {
             bus,
-            channel: channel.to_owned(),
             pending: VecDeque::new(),
             listener,
             position: replay.start,
+            head: replay.head,
             lagged: false,
             behind: 0,
-            lost: replay.gap.map(|_| lost_cursor(cursor)),
+            lost: (!replay.gaps.is_empty()).then(|| lost_cursor(cursor)),
+            ended_on_arrival,
             _permit: permit,
         };
         subscription.queue(replay);
@@ -74,9 +87,14 @@ impl Subscription {
     }
 
     fn queue(&mut self, replay: Replay) {
-        let gap = replay.gap.map(|oldest| Item::Gap { oldest });
-        self.pending.extend(gap);
-        self.pending.extend(replay.events.into_iter().map(Item::Event));
+        let gaps = replay.gaps.into_iter().map(|(channel, oldest)| Item::Gap { channel, oldest });
+        self.pending.extend(gaps);
+        self.pending.extend(replay.ended.into_iter().map(Item::End));
+        self.pending.extend(replay.events.into_iter().map(|event| match event.is_end() {
+            true => Item::End(event),
+            false => Item::Event(event),
+        }));
+        self.settle();
     }
 
     /// Where a reconnect must resume so that it misses nothing: the last event handed out.
@@ -84,8 +102,20 @@ impl Subscription {
         self.lost.unwrap_or(self.position)
     }
 
-    pub fn channel(&self) -> &str {
-        &self.channel
+    /// The channels it still follows.
+    pub fn channels(&self) -> &[String] {
+        self.listener.following()
+    }
+
+    /// Whether every channel it followed has ended and all it was owed was handed out.
+    pub fn is_finished(&self) -> bool {
+        self.pending.is_empty() && self.listener.following().is_empty()
+    }
+
+    /// Whether its channels had all ended before it came, with nothing owed but their
+    /// ends: an EventSource is then told to stop reconnecting (SSE `204`).
+    pub fn ended_on_arrival(&self) -> bool {
+        self.ended_on_arrival
     }
 
     /// Whether an item is ready without waiting (the replay is not yet drained).
@@ -99,7 +129,7 @@ impl Subscription {
             if let Some(item) = self.pending.pop_front() {
                 return Some(self.hand(item));
             }
-            if self.lagged {
+            if self.lagged || self.is_finished() {
                 return None;
             }
             match self.listener.try_recv() {
@@ -108,18 +138,22 @@ impl Subscription {
                         return Some(item);
                     }
                 }
-                Err(TryRecvError::Lagged(_)) => self.lagged = true,
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+                Err(Missed::Overflowed) => self.lagged = true,
+                Err(Missed::Empty) => return None,
             }
         }
     }
 
-    /// The next item, waiting for it; `None` once the bus is gone or cannot refill this
-    /// subscriber, which then resumes from [`Self::cursor`] on a new connection. Cancel-safe.
+    /// The next item, waiting for it; `None` once every channel ended, or the bus is gone
+    /// or cannot refill this subscriber, which then resumes from [`Self::cursor`] on a new
+    /// connection. Cancel-safe.
     pub async fn next(&mut self) -> Option<Item> {
         loop {
             if let Some(item) = self.try_next() {
                 return Some(item);
+            }
+            if self.is_finished() {
+                return None;
             }
             if self.lagged {
                 self.refill().await?;
@@ -131,8 +165,8 @@ impl Subscription {
                         return Some(item);
                     }
                 }
-                Err(RecvError::Lagged(_)) => self.lagged = true,
-                Err(RecvError::Closed) => return None,
+                Err(Missed::Overflowed) => self.lagged = true,
+                Err(Missed::Empty) => return None,
             }
         }
     }
@@ -145,11 +179,27 @@ impl Subscription {
 
     fn hand(&mut self, item: Item) -> Item {
         self.lost = None;
-        if let Item::Event(event) = &item {
-            self.position = event.id;
-            self.behind = self.behind.saturating_sub(event.data.len());
+        match &item {
+            Item::Event(event) => {
+                self.position.seq = self.position.seq.max(event.id.seq);
+                self.behind = self.behind.saturating_sub(event.data.len());
+            }
+            Item::End(end) => {
+                self.position.seq = self.position.seq.max(end.id.seq);
+                self.listener.leave(&end.channel);
+            }
+            Item::Gap { .. } => {}
         }
+        self.settle();
         item
+    }
+
+    /// Once the replay is handed out, every event up to the store's head when it was read
+    /// has been: the position moves there, and live copies up to it are skipped.
+    fn settle(&mut self) {
+        if self.pending.is_empty() && self.head.seq > self.position.seq {
+            self.position.seq = self.head.seq;
+        }
     }
 
     fn fresh(&mut self, event: Arc<Event>) -> Option<Item> {
@@ -157,17 +207,23 @@ impl Subscription {
             self.lagged = true;
             return None;
         }
-        (event.id.seq > self.position.seq).then(|| self.hand(Item::Event(event)))
+        if event.id.seq <= self.position.seq {
+            return None;
+        }
+        let item = if event.is_end() { Item::End(event) } else { Item::Event(event) };
+        Some(self.hand(item))
     }
 
     /// Catches up from the store after the subscriber's own cursor, with a fresh listener.
     async fn refill(&mut self) -> Option<()> {
         let cursor = self.cursor();
-        let (replay, listener) = self.bus.resume(&self.channel, Cursor::After(cursor)).await.ok()?;
+        let following = self.channels().to_vec();
+        let (replay, listener) = self.bus.resume(&following, Cursor::After(cursor)).await.ok()?;
         self.listener = listener;
         self.lagged = false;
         self.position = replay.start;
-        self.lost = replay.gap.map(|_| cursor);
+        self.head = replay.head;
+        self.lost = (!replay.gaps.is_empty()).then_some(cursor);
         self.behind = replay.events.iter().map(|event| event.data.len()).sum();
         self.queue(replay);
         Some(())

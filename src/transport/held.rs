@@ -42,6 +42,7 @@ enum End {
     BusClosed,
     TokenExpired,
     SlowReader,
+    ChannelsEnded,
     ClientGone,
 }
 
@@ -54,6 +55,7 @@ impl End {
             End::BusClosed => "bus_closed",
             End::TokenExpired => "token_expired",
             End::SlowReader => "slow_reader",
+            End::ChannelsEnded => "channels_ended",
             End::ClientGone => "client_gone",
         }
     }
@@ -162,6 +164,10 @@ impl<F: Framing> HeldConnection<F> {
                         tokio::task::yield_now().await;
                         Some(self.batch(&item))
                     }
+                    None if self.subscription.is_finished() => {
+                        self.ended = Some(End::ChannelsEnded);
+                        None
+                    }
                     None => self.end(End::BusClosed),
                 },
                 () = &mut self.idle => {
@@ -199,6 +205,7 @@ impl<F: Framing> HeldConnection<F> {
         match item {
             Item::Event(_) => self.events += 1,
             Item::Gap { .. } => drop(self.metrics.gaps.inc()),
+            Item::End(_) => {}
         }
         self.framing.item(item)
     }
@@ -217,7 +224,7 @@ impl<F: Framing> Drop for HeldConnection<F> {
         let lasted_ms = self.started.elapsed().as_millis() as u64;
         tracing::info!(
             transport = F::TRANSPORT.name(),
-            channel = self.subscription.channel(),
+            channels = self.subscription.channels().join(","),
             reason,
             lasted_ms,
             bytes = self.sent,

@@ -1,32 +1,33 @@
-//! Hidden-iframe streaming: `GET /iframe/{channel}`, a never-ending HTML page of
+//! Hidden-iframe streaming: `GET /iframe/{channels}`, a never-ending HTML page of
 //! `<script>` chunks that call into the parent page, or, for a parent on another origin
 //! (`?origin=`), that post each call to it with `postMessage`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
-use serde_json::json;
 
-use super::{Transport, Framing, SubscribeQuery, held_body, held_response, json, stream, subscribe};
+use super::{Framing, SubscribeQuery, Transport, channel_list, held_body, held_response, json, stream, subscribe};
 use crate::bus::{Cursor, Event, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/iframe/{channel}", web::get().to(connect));
+    cfg.route("/iframe/{channels}", web::get().to(connect));
 }
 
 async fn connect(
     request: HttpRequest,
-    channel: web::Path<String>,
+    channels: web::Path<String>,
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
+    let channels = channel_list(&channels, gateway.settings.max_channels_per_connection.into())?;
     let cursor = Cursor::parse(&query.cursor)?;
     let callback = check_callback(query.callback.as_deref().unwrap_or(DEFAULT_CALLBACK))?;
     let origin = query.origin.as_deref().filter(|origin| !origin.is_empty());
     let post_to = origin.map(|origin| check_origin(origin, &gateway.settings.allow_origins)).transpose()?;
-    let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
-    let framing = Scripts { callback: callback.to_owned(), post_to: post_to.map(|origin| json::script_safe(&origin)) };
+    let admitted = subscribe(&gateway, &request, &channels, &query, cursor).await?;
+    let post_to = post_to.map(|origin| json::script_safe(&origin));
+    let framing = Scripts { callback: callback.to_owned(), post_to, multi: channels.len() > 1 };
     let body = held_body(admitted, framing, &gateway);
     Ok(held_response("text/html; charset=utf-8").streaming(body))
 }
@@ -66,7 +67,7 @@ pub fn check_origin(origin: &str, allowed: &[String]) -> Result<String, ApiError
 
 /// An event as the iframe sends it to `callback`: `<script>parent.comet.showMsg({..})</script>`.
 pub fn encode(event: &Event, callback: &str) -> Bytes {
-    Scripts { callback: callback.to_owned(), post_to: None }.show(event)
+    Scripts { callback: callback.to_owned(), post_to: None, multi: false }.show(event)
 }
 
 /// `<script>parent.<callback>.<method>(<args>)</script>` chunks, or with a target origin
@@ -75,6 +76,8 @@ pub(super) struct Scripts {
     pub(super) callback: String,
     /// The parent's origin as a JavaScript string literal, when the scripts post to it.
     pub(super) post_to: Option<String>,
+    /// Whether the connection follows several channels (a gap then names its channel).
+    pub(super) multi: bool,
 }
 
 impl Scripts {
@@ -134,7 +137,10 @@ impl Framing for Scripts {
     fn item(&self, item: &Item) -> Bytes {
         match item {
             Item::Event(event) => self.show(event),
-            Item::Gap { oldest } => self.call("gap", json::script_safe(&json!({ "oldest": oldest })).as_bytes()),
+            Item::Gap { channel, oldest } => {
+                self.call("gap", json::script_safe(&json::gap(channel, *oldest, self.multi)).as_bytes())
+            }
+            Item::End(end) => self.call("end", json::script_safe(&json::end(end)).as_bytes()),
         }
     }
 
@@ -159,12 +165,12 @@ mod tests {
     }
 
     fn scripts(callback: &str) -> Scripts {
-        Scripts { callback: callback.into(), post_to: None }
+        Scripts { callback: callback.into(), post_to: None, multi: false }
     }
 
     #[test]
     fn for_another_origin_every_call_is_posted_to_exactly_that_origin() {
-        let framing = Scripts { callback: "comet".into(), post_to: Some(json::script_safe(&"https://app.example")) };
+        let framing = Scripts { callback: "comet".into(), post_to: Some(json::script_safe(&"https://app.example")), multi: false };
         let event = Event::new(Id { epoch: 1, seq: 2 }, "c".into(), "message".into(), "</script>".into(), 3);
         let json = r#"{"id":"1-2","channel":"c","event":"message","data":"\u003c/script\u003e","time":3}"#;
         let message = format!(r#"{{"comet":"comet","method":"showMsg","args":[{json}]}}"#);
@@ -199,8 +205,11 @@ mod tests {
     #[test]
     fn gap_heartbeat_and_timeout_calls() {
         let framing = scripts("comet");
-        let gap = Item::Gap { oldest: Some(Id { epoch: 1, seq: 4 }) };
+        let gap = Item::Gap { channel: "c".into(), oldest: Some(Id { epoch: 1, seq: 4 }) };
         assert_eq!(text(framing.item(&gap)), "<script>parent.comet.gap({\"oldest\":\"1-4\"})</script>\n");
+        let end = Event::new(Id { epoch: 1, seq: 8 }, "c".into(), "comet-end".into(), String::new(), 9);
+        let end = text(framing.item(&Item::End(Arc::new(end))));
+        assert_eq!(end, "<script>parent.comet.end({\"channel\":\"c\",\"id\":\"1-8\"})</script>\n");
         assert_eq!(text(framing.heartbeat()), "<script>parent.comet.heartbeat()</script>\n");
         let close = text(framing.close(Id { epoch: 1, seq: 7 }));
         assert_eq!(close, "<script>parent.comet.timeout(\"1-7\")</script>\n</body></html>\n");

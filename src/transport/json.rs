@@ -7,11 +7,28 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 
-use crate::bus::Event;
+use serde_json::{Value, json};
+
+use crate::bus::{Event, Id};
 
 /// The event as a JSON object, `{"id":..,"channel":..,"event":..,"data":..,"time":..}`.
 pub fn event(event: &Event) -> Bytes {
     Bytes::from(serde_json::to_vec(event).unwrap_or_else(|_| b"null".to_vec()))
+}
+
+/// A gap signal's object, `{"oldest":..}`; on a connection that follows several channels
+/// it names the channel too.
+pub fn gap(channel: &str, oldest: Option<Id>, multi: bool) -> Value {
+    match multi {
+        true => json!({ "channel": channel, "oldest": oldest }),
+        false => json!({ "oldest": oldest }),
+    }
+}
+
+/// An end signal's object, `{"channel":..,"id":..}`: the id is where a cursor stands
+/// once the end is handed out.
+pub fn end(end: &Event) -> Value {
+    json!({ "channel": end.channel, "id": end.id })
 }
 
 /// JSON whose text cannot end a `<script>` element, open a comment, or break a JavaScript

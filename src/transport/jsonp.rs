@@ -1,4 +1,4 @@
-//! JSONP long-polling: `GET /jsonp/{channel}?callback=...`, the long-poll answer as a call
+//! JSONP long-polling: `GET /jsonp/{channels}?callback=...`, the long-poll answer as a call
 //! of the page's callback, for a `<script>` element on any page: IE 6-9 cannot read another
 //! origin with XHR, but any page can load a script from anywhere.
 //!
@@ -18,12 +18,12 @@ use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/jsonp/{channel}", web::get().to(connect));
+    cfg.route("/jsonp/{channels}", web::get().to(connect));
 }
 
 async fn connect(
     request: HttpRequest,
-    channel: web::Path<String>,
+    channels: web::Path<String>,
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
@@ -32,7 +32,7 @@ async fn connect(
     let callback = callback.to_owned();
     let wrap = Box::new(move |json: Bytes| call(&callback, &json));
     let envelope = Envelope { transport: Transport::Jsonp, content_type: "application/javascript; charset=utf-8", wrap };
-    answer(request, &channel, &query, gateway, envelope).await
+    answer(request, &channels, &query, gateway, envelope).await
 }
 
 /// `callback(<answer>);`, the answer escaped so that no payload can end the script or

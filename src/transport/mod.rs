@@ -86,22 +86,43 @@ pub struct Admitted {
     pub slot: ConnectionSlot,
 }
 
-/// Admits the request to the channel from the path (checking its token when the gateway
-/// requires one) and subscribes it at `cursor`.
+/// Admits the request to the channels from the path (checking its token when the gateway
+/// requires one) and subscribes it at `cursor`. It counts once against the limits, however
+/// many channels it follows.
 pub async fn subscribe(
     gateway: &Gateway,
     request: &HttpRequest,
-    channel: &str,
+    channels: &[String],
     query: &SubscribeQuery,
     cursor: Cursor,
 ) -> Result<Admitted, ApiError> {
-    check_channel(channel)?;
     let valid_for = match &gateway.tokens {
-        Some(tokens) => Some(tokens.check(request, query.token.as_deref(), channel)?),
+        Some(tokens) => Some(tokens.check(request, query.token.as_deref(), channels)?),
         None => None,
     };
     let slot = gateway.limits.take_connection(request)?;
-    Ok(Admitted { subscription: gateway.bus.subscribe(channel, cursor).await?, valid_for, slot })
+    Ok(Admitted { subscription: gateway.bus.subscribe(channels, cursor).await?, valid_for, slot })
+}
+
+/// The channels of a subscribe path, `a` or `a,b,c`: each name checked, duplicates
+/// collapsed (first place kept), at most `max` of them. A single name is refused as it
+/// always was; in a list, the refusal names the bad one.
+pub fn channel_list(path: &str, max: usize) -> Result<Vec<String>, ApiError> {
+    if !path.contains(',') {
+        check_channel(path)?;
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut channels: Vec<String> = Vec::new();
+    for name in path.split(',') {
+        check_channel(name).map_err(|err| ApiError::ChannelInList(name.chars().take(128).collect(), err))?;
+        if !channels.iter().any(|listed| listed == name) {
+            channels.push(name.to_owned());
+        }
+        if channels.len() > max {
+            return Err(ApiError::BadRequest(format!("at most {max} channels per connection")));
+        }
+    }
+    Ok(channels)
 }
 
 /// A response with the headers every held connection needs: never cached, never buffered

@@ -1,4 +1,4 @@
-//! Long-polling: `GET /poll/{channel}`, answered at once from the backlog, or held until
+//! Long-polling: `GET /poll/{channels}`, answered at once from the backlog, or held until
 //! the next event or the poll timeout. Events published between two polls wait in the
 //! backlog, so a client that polls in a loop misses nothing.
 
@@ -10,13 +10,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
 use super::stream::{fields, line};
-use super::{Transport, Admitted, SubscribeQuery, held_response, subscribe};
+use super::{Admitted, SubscribeQuery, Transport, channel_list, held_response, json, subscribe};
 use crate::bus::{Cursor, Id, Item, Subscription};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/poll/{channel}", web::get().to(poll));
+    cfg.route("/poll/{channels}", web::get().to(poll));
 }
 
 async fn poll(
@@ -37,23 +37,24 @@ pub(super) struct Envelope {
     pub wrap: Box<dyn FnOnce(Bytes) -> Bytes + Send>,
 }
 
-/// Answers one poll of `channel`: at once when events are waiting, else when the next one
+/// Answers one poll of `channels`: at once when events are waiting, else when the next one
 /// comes or the timeout passes.
 pub(super) async fn answer(
     request: HttpRequest,
-    channel: &str,
+    channels: &str,
     query: &SubscribeQuery,
     gateway: web::Data<Gateway>,
     envelope: Envelope,
 ) -> Result<HttpResponse, ApiError> {
+    let channels = channel_list(channels, gateway.settings.max_channels_per_connection.into())?;
     let cursor = Cursor::parse(&query.cursor)?;
     let timeout = poll_timeout(query.timeout.as_deref(), gateway.settings.poll_timeout)?;
-    let admitted = subscribe(&gateway, &request, channel, query, cursor).await?;
+    let admitted = subscribe(&gateway, &request, &channels, query, cursor).await?;
     let timeout = admitted.valid_for.map_or(timeout, |left| timeout.min(left));
     let _tracked = gateway.metrics.track_subscriber(envelope.transport);
     let mut response = held_response(envelope.content_type);
     let mut poll = Poll { admitted, _tracked, envelope, gateway: gateway.into_inner() };
-    let mut answer = Answer::default();
+    let mut answer = Answer { multi: channels.len() > 1, ..Answer::default() };
     if let Some(item) = poll.admitted.subscription.try_next() {
         answer.push(item);
         return Ok(response.body(poll.finish(answer)));
@@ -86,12 +87,12 @@ impl Poll {
         let mut subscription = self.admitted.subscription;
         let settings = &self.gateway.settings;
         answer.fill(&mut subscription, settings.poll_batch as usize, settings.poll_max_bytes);
-        let json = answer.encode(answer.last.unwrap_or_else(|| subscription.cursor()));
+        let json = answer.encode(answer.last.unwrap_or_else(|| subscription.cursor()), answer.multi);
         let body = (self.envelope.wrap)(json);
         let metrics = &self.gateway.metrics;
         metrics.polls.inc();
         metrics.delivered(self.envelope.transport, answer.events.len() as u64, body.len());
-        if answer.gap.is_some() {
+        if !answer.gaps.is_empty() {
             metrics.gaps.inc();
         }
         body
@@ -109,11 +110,15 @@ fn poll_timeout(requested: Option<&str>, max: Duration) -> Result<Duration, ApiE
     }
 }
 
-/// One poll's answer: its events (as their shared JSON lines) and whether a gap came first.
+/// One poll's answer: its events (as their shared JSON lines), the gaps that came first and
+/// the channels that ended.
 #[derive(Default)]
 pub(super) struct Answer {
     events: Vec<Bytes>,
-    gap: Option<Option<Id>>,
+    gaps: Vec<(String, Option<Id>)>,
+    ended: Vec<String>,
+    /// Whether the poll follows several channels (each gap then names its channel).
+    multi: bool,
     /// Bytes the events take in the answer.
     size: usize,
     /// The id of the last event in the answer, where its client resumes.
@@ -130,8 +135,13 @@ impl Answer {
     fn push_within(&mut self, item: Item, max_bytes: usize) -> bool {
         let event = match item {
             Item::Event(event) => event,
-            Item::Gap { oldest } => {
-                self.gap = Some(oldest);
+            Item::Gap { channel, oldest } => {
+                self.gaps.push((channel, oldest));
+                return true;
+            }
+            Item::End(end) => {
+                self.ended.push(end.channel.clone());
+                self.last = Some(end.id);
                 return true;
             }
         };
@@ -158,9 +168,10 @@ impl Answer {
         }
     }
 
-    /// `{"events":[...],"cursor":"...","gap":false}`, with `"oldest"` after a gap; each
-    /// event's fields are spliced in as encoded once for all subscribers.
-    pub(super) fn encode(&self, cursor: Id) -> Bytes {
+    /// `{"events":[...],"cursor":"...","gap":false}`, with `"oldest"` after a gap (`"gaps"`,
+    /// one per channel, when the poll follows several), and `"ended"` naming the channels
+    /// that ended; each event's fields are spliced in as encoded once for all subscribers.
+    pub(super) fn encode(&self, cursor: Id, multi: bool) -> Bytes {
         let mut body = BytesMut::with_capacity(self.size + 96);
         body.extend_from_slice(b"{\"events\":[");
         for (index, event) in self.events.iter().enumerate() {
@@ -168,12 +179,20 @@ impl Answer {
             body.extend_from_slice(fields(event));
         }
         body.extend_from_slice(format!("],\"cursor\":\"{cursor}\",\"gap\":").as_bytes());
-        match self.gap {
-            None => body.extend_from_slice(b"false}"),
-            Some(oldest) => {
-                body.extend_from_slice(format!("true,\"oldest\":{}}}", serde_json::json!(oldest)).as_bytes())
+        match (self.gaps.first(), multi) {
+            (None, _) => body.extend_from_slice(b"false"),
+            (Some((_, oldest)), false) => {
+                body.extend_from_slice(format!("true,\"oldest\":{}", serde_json::json!(oldest)).as_bytes())
+            }
+            (Some(_), true) => {
+                let gaps: Vec<_> = self.gaps.iter().map(|(channel, oldest)| json::gap(channel, *oldest, true)).collect();
+                body.extend_from_slice(format!("true,\"gaps\":{}", serde_json::json!(gaps)).as_bytes())
             }
         }
+        if !self.ended.is_empty() {
+            body.extend_from_slice(format!(",\"ended\":{}", serde_json::json!(self.ended)).as_bytes());
+        }
+        body.extend_from_slice(b"}");
         body.freeze()
     }
 }
@@ -184,7 +203,7 @@ mod tests {
 
     #[test]
     fn answer_without_events_carries_the_cursor() {
-        let body = Answer::default().encode(Id { epoch: 1, seq: 5 });
+        let body = Answer::default().encode(Id { epoch: 1, seq: 5 }, false);
         assert_eq!(&body[..], br#"{"events":[],"cursor":"1-5","gap":false}"#);
     }
 
@@ -197,9 +216,18 @@ mod tests {
 "#,
         ];
         let events = lines.iter().map(|line| Bytes::from_static(*line)).collect();
-        let answer = Answer { events, gap: Some(None), ..Answer::default() };
-        let body = answer.encode(Id { epoch: 1, seq: 5 });
+        let answer = Answer { events, gaps: vec![("c".into(), None)], ..Answer::default() };
+        let body = answer.encode(Id { epoch: 1, seq: 5 }, false);
         assert_eq!(&body[..], br#"{"events":[{"a":1},{"b":2}],"cursor":"1-5","gap":true,"oldest":null}"#);
+    }
+
+    #[test]
+    fn among_several_channels_each_gap_names_its_channel_and_ends_are_listed() {
+        let gaps = vec![("a".into(), None), ("b".into(), Some(Id { epoch: 1, seq: 3 }))];
+        let answer = Answer { gaps, ended: vec!["c".into()], ..Answer::default() };
+        let body = answer.encode(Id { epoch: 1, seq: 5 }, true);
+        let expected = r#"{"events":[],"cursor":"1-5","gap":true,"gaps":[{"channel":"a","oldest":null},{"channel":"b","oldest":"1-3"}],"ended":["c"]}"#;
+        assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
     }
 
     #[test]

@@ -1,28 +1,34 @@
-//! Server-Sent Events: `GET /sse/{channel}`, read by the browser's `EventSource`.
+//! Server-Sent Events: `GET /sse/{channels}`, read by the browser's `EventSource`.
 
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 
-use super::{Transport, Framing, SubscribeQuery, held_body, held_response, subscribe};
+use super::{Framing, SubscribeQuery, Transport, channel_list, held_body, held_response, json, stream, subscribe};
 use crate::bus::{Cursor, DEFAULT_EVENT_TYPE, Event, Format, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/sse/{channel}", web::get().to(connect));
+    cfg.route("/sse/{channels}", web::get().to(connect));
 }
 
+/// A request whose channels have all ended, with nothing left to send, is answered `204`:
+/// the one answer that makes a plain `EventSource` stop reconnecting for good.
 async fn connect(
     request: HttpRequest,
-    channel: web::Path<String>,
+    channels: web::Path<String>,
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
+    let channels = channel_list(&channels, gateway.settings.max_channels_per_connection.into())?;
     let cursor = resume_from(&request, &query)?;
-    let admitted = subscribe(&gateway, &request, &channel, &query, cursor).await?;
-    let framing = Sse { retry: gateway.settings.sse_retry };
+    let admitted = subscribe(&gateway, &request, &channels, &query, cursor).await?;
+    if admitted.subscription.ended_on_arrival() {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let framing = Sse { retry: gateway.settings.sse_retry, multi: channels.len() > 1 };
     let body = held_body(admitted, framing, &gateway);
     Ok(held_response("text/event-stream; charset=utf-8").streaming(body))
 }
@@ -45,9 +51,11 @@ fn resume_from(request: &HttpRequest, query: &SubscribeQuery) -> Result<Cursor, 
 }
 
 /// SSE framing: events as `id`/`event`/`data` fields; the stream ends by closing, and the
-/// browser reconnects with `Last-Event-ID`.
+/// browser reconnects with `Last-Event-ID`. On a connection that follows several channels
+/// the `data` is the event's JSON line, which names its channel.
 pub(super) struct Sse {
     pub(super) retry: Duration,
+    pub(super) multi: bool,
 }
 
 impl Framing for Sse {
@@ -62,8 +70,10 @@ impl Framing for Sse {
 
     fn item(&self, item: &Item) -> Bytes {
         match item {
+            Item::Event(event) if self.multi => event.frame(Format::SseMulti, encode_multi),
             Item::Event(event) => event.frame(Format::Sse, encode),
-            Item::Gap { oldest } => gap(*oldest),
+            Item::Gap { channel, oldest } => gap(channel, *oldest, self.multi),
+            Item::End(end) => signal("comet-end", Some(end.id), &serde_json::json!({ "channel": end.channel })),
         }
     }
 
@@ -97,10 +107,32 @@ pub fn encode(event: &Event) -> Bytes {
     Bytes::from(frame)
 }
 
-/// The gap signal: a `comet-gap` event with no `id`, so it never moves the cursor.
-pub fn gap(oldest: Option<Id>) -> Bytes {
-    let data = serde_json::json!({ "oldest": oldest });
-    Bytes::from(format!("event: comet-gap\ndata: {data}\n\n"))
+/// One event on a connection that follows several channels: the `data` is the event's JSON
+/// object, taken from its stream line (one line: JSON escapes line breaks), `event` its
+/// type as for one channel.
+pub fn encode_multi(event: &Event) -> Bytes {
+    let line = stream::line(event);
+    let mut frame = Vec::with_capacity(line.len() + event.kind.len() + 48);
+    frame.extend_from_slice(format!("id: {}\n", event.id).as_bytes());
+    if event.kind != DEFAULT_EVENT_TYPE {
+        frame.extend_from_slice(format!("event: {}\n", event.kind).as_bytes());
+    }
+    frame.extend_from_slice(b"data: {");
+    frame.extend_from_slice(stream::fields(&line));
+    frame.extend_from_slice(b"\n\n");
+    Bytes::from(frame)
+}
+
+/// The gap signal of `channel` (named in the data when the connection follows several).
+pub fn gap(channel: &str, oldest: Option<Id>, multi: bool) -> Bytes {
+    signal("comet-gap", None, &json::gap(channel, oldest, multi))
+}
+
+/// A gateway signal as an event of its own type. A gap has no `id`, so it never moves the
+/// cursor; an end has its id, so a reconnect after it is answered `204`.
+fn signal(kind: &str, id: Option<Id>, data: &serde_json::Value) -> Bytes {
+    let id = id.map(|id| format!("id: {id}\n")).unwrap_or_default();
+    Bytes::from(format!("{id}event: {kind}\ndata: {data}\n\n"))
 }
 
 fn lines(data: &str) -> impl Iterator<Item = &str> {
@@ -155,16 +187,35 @@ mod tests {
         assert_eq!(text(encode(&event("message", " x"))), "id: a-5\ndata:  x\n\n");
     }
 
+    fn sse(multi: bool) -> Sse {
+        Sse { retry: Duration::from_millis(1500), multi }
+    }
+
     #[test]
-    fn gap_has_no_id_field() {
-        let oldest = Some(Id { epoch: 10, seq: 9 });
-        assert_eq!(text(gap(oldest)), "event: comet-gap\ndata: {\"oldest\":\"a-9\"}\n\n");
-        assert_eq!(text(gap(None)), "event: comet-gap\ndata: {\"oldest\":null}\n\n");
+    fn gap_has_no_id_field_and_names_its_channel_among_several() {
+        let gap = |oldest| Item::Gap { channel: "c".into(), oldest };
+        let frame = text(sse(false).item(&gap(Some(Id { epoch: 10, seq: 9 }))));
+        assert_eq!(frame, "event: comet-gap\ndata: {\"oldest\":\"a-9\"}\n\n");
+        assert_eq!(text(sse(false).item(&gap(None))), "event: comet-gap\ndata: {\"oldest\":null}\n\n");
+        assert_eq!(text(sse(true).item(&gap(None))), "event: comet-gap\ndata: {\"channel\":\"c\",\"oldest\":null}\n\n");
+    }
+
+    #[test]
+    fn an_end_carries_its_id_so_the_next_reconnect_resumes_past_it() {
+        let end = Item::End(std::sync::Arc::new(event("comet-end", "")));
+        assert_eq!(text(sse(true).item(&end)), "id: a-5\nevent: comet-end\ndata: {\"channel\":\"c\"}\n\n");
+    }
+
+    #[test]
+    fn among_several_channels_the_data_is_the_json_object_of_the_event() {
+        let frame = text(encode_multi(&event("progress", "a\nb")));
+        let line = r#"{"id":"a-5","channel":"c","event":"progress","data":"a\nb","time":0}"#;
+        assert_eq!(frame, format!("id: a-5\nevent: progress\ndata: {line}\n\n"));
     }
 
     #[test]
     fn open_sets_retry_and_the_starting_cursor() {
-        let sse = Sse { retry: Duration::from_millis(1500) };
+        let sse = sse(false);
         assert_eq!(text(sse.open(Id { epoch: 10, seq: 0 })), "retry: 1500\nid: a-0\n\n");
     }
 }

@@ -1,36 +1,38 @@
-//! Streaming XHR: `GET /stream/{channel}`, one chunked response of JSON lines that the
+//! Streaming XHR: `GET /stream/{channels}`, one chunked response of JSON lines that the
 //! browser reads as it grows (XHR readyState 3, or a fetch stream).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 
-use serde_json::json;
-
-use super::{Transport, Framing, SubscribeQuery, held_body, held_response, subscribe};
+use super::{Framing, SubscribeQuery, Transport, channel_list, held_body, held_response, json, subscribe};
 use crate::bus::{Cursor, Event, Format, Id, Item};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stream/{channel}", web::get().to(connect));
+    cfg.route("/stream/{channels}", web::get().to(connect));
 }
 
 async fn connect(
     request: HttpRequest,
-    channel: web::Path<String>,
+    channels: web::Path<String>,
     query: web::Query<SubscribeQuery>,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
-    let admitted = subscribe(&gateway, &request, &channel, &query, Cursor::parse(&query.cursor)?).await?;
-    let body = held_body(admitted, JsonLines, &gateway);
+    let channels = channel_list(&channels, gateway.settings.max_channels_per_connection.into())?;
+    let admitted = subscribe(&gateway, &request, &channels, &query, Cursor::parse(&query.cursor)?).await?;
+    let body = held_body(admitted, JsonLines { multi: channels.len() > 1 }, &gateway);
     Ok(held_response("text/plain; charset=utf-8").streaming(body))
 }
 
 /// Bytes of padding before the first line: old IE fires no progress event before 2 KiB.
 const PADDING: usize = 2048;
 
-/// One JSON object per line, each with a `type`.
-pub(super) struct JsonLines;
+/// One JSON object per line, each with a `type`; a gap names its channel when the
+/// connection follows several.
+pub struct JsonLines {
+    pub multi: bool,
+}
 
 impl Framing for JsonLines {
     const TRANSPORT: Transport = Transport::Stream;
@@ -46,7 +48,8 @@ impl Framing for JsonLines {
     fn item(&self, item: &Item) -> Bytes {
         match item {
             Item::Event(event) => line(event),
-            Item::Gap { oldest } => Bytes::from(format!("{{\"type\":\"gap\",\"oldest\":{}}}\n", json!(oldest))),
+            Item::Gap { channel, oldest } => signal("gap", &json::gap(channel, *oldest, self.multi)),
+            Item::End(end) => signal("end", &json::end(end)),
         }
     }
 
@@ -57,6 +60,12 @@ impl Framing for JsonLines {
     fn close(&self, cursor: Id) -> Bytes {
         Bytes::from(format!("{{\"type\":\"reconnect\",\"cursor\":\"{cursor}\"}}\n"))
     }
+}
+
+/// A line of the gateway's own: `{"type":<kind>,` then the object's fields.
+fn signal(kind: &str, object: &serde_json::Value) -> Bytes {
+    let object = object.to_string();
+    Bytes::from(format!("{{\"type\":\"{kind}\",{}\n", &object[1..]))
 }
 
 /// What a line holds before the event's fields.
@@ -112,17 +121,21 @@ mod tests {
 
     #[test]
     fn open_is_two_kilobytes_of_padding_then_the_cursor() {
-        let open = text(JsonLines.open(Id { epoch: 1, seq: 0 }));
+        let open = text(JsonLines { multi: false }.open(Id { epoch: 1, seq: 0 }));
         assert_eq!(open.len(), PADDING + "{\"type\":\"open\",\"cursor\":\"1-0\"}\n".len());
         assert!(open[..PADDING - 1].bytes().all(|b| b == b' '));
         assert!(open[PADDING - 1..].starts_with("\n{\"type\":\"open\",\"cursor\":\"1-0\"}\n"));
     }
 
     #[test]
-    fn gap_heartbeat_and_reconnect_lines() {
-        let gap = Item::Gap { oldest: Some(Id { epoch: 1, seq: 4 }) };
-        assert_eq!(text(JsonLines.item(&gap)), "{\"type\":\"gap\",\"oldest\":\"1-4\"}\n");
-        assert_eq!(text(JsonLines.heartbeat()), "{\"type\":\"heartbeat\"}\n");
-        assert_eq!(text(JsonLines.close(Id { epoch: 1, seq: 7 })), "{\"type\":\"reconnect\",\"cursor\":\"1-7\"}\n");
+    fn gap_end_heartbeat_and_reconnect_lines() {
+        let (single, multi) = (JsonLines { multi: false }, JsonLines { multi: true });
+        let gap = Item::Gap { channel: "c".into(), oldest: Some(Id { epoch: 1, seq: 4 }) };
+        assert_eq!(text(single.item(&gap)), "{\"type\":\"gap\",\"oldest\":\"1-4\"}\n");
+        assert_eq!(text(multi.item(&gap)), "{\"type\":\"gap\",\"channel\":\"c\",\"oldest\":\"1-4\"}\n");
+        let end = Item::End(std::sync::Arc::new(Event::new(Id { epoch: 1, seq: 8 }, "c".into(), "comet-end".into(), String::new(), 9)));
+        assert_eq!(text(single.item(&end)), "{\"type\":\"end\",\"channel\":\"c\",\"id\":\"1-8\"}\n");
+        assert_eq!(text(single.heartbeat()), "{\"type\":\"heartbeat\"}\n");
+        assert_eq!(text(single.close(Id { epoch: 1, seq: 7 })), "{\"type\":\"reconnect\",\"cursor\":\"1-7\"}\n");
     }
 }

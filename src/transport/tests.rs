@@ -29,12 +29,14 @@ fn worst_payloads() -> Vec<(&'static str, String)> {
 fn encode_everywhere(event: &Arc<Event>) {
     let item = Item::Event(event.clone());
     for _ in 0..2 {
-        Sse { retry: Duration::from_secs(2) }.item(&item);
-        JsonLines.item(&item);
-        Scripts { callback: "comet".into(), post_to: None }.item(&item);
+        for multi in [false, true] {
+            Sse { retry: Duration::from_secs(2), multi }.item(&item);
+        }
+        JsonLines { multi: false }.item(&item);
+        Scripts { callback: "comet".into(), post_to: None, multi: false }.item(&item);
         let mut answer = Answer::default();
         answer.push(item.clone());
-        answer.encode(event.id);
+        answer.encode(event.id, false);
     }
 }
 

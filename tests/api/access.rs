@@ -30,10 +30,10 @@ fn tampered(token: &str) -> String {
 async fn every_transport_refuses_bad_tokens_and_accepts_a_valid_one() {
     let app = spawn_app_with(|s| s.subscribe_secret = Some(SECRET.into())).await;
     let tokens = Tokens::new(SECRET);
-    let valid = tokens.mint("news", Duration::from_secs(60)).unwrap();
-    let other_channel = tokens.mint("sports", Duration::from_secs(60)).unwrap();
-    let foreign = Tokens::new("another secret").mint("news", Duration::from_secs(60)).unwrap();
-    let expired = tokens.mint("news", Duration::ZERO).unwrap();
+    let valid = tokens.mint(&["news"], Duration::from_secs(60)).unwrap();
+    let other_channel = tokens.mint(&["sports"], Duration::from_secs(60)).unwrap();
+    let foreign = Tokens::new("another secret").mint(&["news"], Duration::from_secs(60)).unwrap();
+    let expired = tokens.mint(&["news"], Duration::ZERO).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     for route in ["sse", "poll", "stream", "iframe"] {
         let path = |token: &str| format!("/{route}/news?timeout=0&token={token}");
@@ -49,7 +49,7 @@ async fn every_transport_refuses_bad_tokens_and_accepts_a_valid_one() {
 #[tokio::test]
 async fn a_token_may_grant_a_channel_prefix_and_travel_in_the_authorization_header() {
     let app = spawn_app_with(|s| s.subscribe_secret = Some(SECRET.into())).await;
-    let token = Tokens::new(SECRET).mint("jobs.*", Duration::from_secs(60)).unwrap();
+    let token = Tokens::new(SECRET).mint(&["jobs.*"], Duration::from_secs(60)).unwrap();
     let request = app.client.get(app.url("/poll/jobs.42?timeout=0")).bearer_auth(&token);
     assert_eq!(request.send().await.unwrap().status(), 200);
     let elsewhere = app.client.get(app.url("/poll/news?timeout=0")).bearer_auth(&token);
@@ -61,7 +61,7 @@ async fn a_stream_ends_when_its_token_expires_and_a_fresh_token_resumes_without_
     let app = spawn_app_with(|s| s.subscribe_secret = Some(SECRET.into())).await;
     let tokens = Tokens::new(SECRET);
     for transport in STREAMING {
-        let short = format!("&token={}", tokens.mint("news", Duration::from_secs(1)).unwrap());
+        let short = format!("&token={}", tokens.mint(&["news"], Duration::from_secs(1)).unwrap());
         let (mut subscriber, _) = Subscriber::connect_with(&app, transport, "news", "", &short).await;
         let seen = app.publish("news", None, "seen").await;
         let started = std::time::Instant::now();
@@ -69,7 +69,7 @@ async fn a_stream_ends_when_its_token_expires_and_a_fresh_token_resumes_without_
         assert!(started.elapsed() < Duration::from_secs(3), "{transport:?} outlived its token");
         assert_eq!(events.iter().map(|e| &e.id).collect::<Vec<_>>(), [&seen]);
         let missed = app.publish_all("news", &["b".into(), "c".into()]).await;
-        let fresh = format!("&token={}", tokens.mint("news", Duration::from_secs(60)).unwrap());
+        let fresh = format!("&token={}", tokens.mint(&["news"], Duration::from_secs(60)).unwrap());
         let (mut resumed, _) = Subscriber::connect_with(&app, transport, "news", &cursor.unwrap(), &fresh).await;
         let ids: Vec<String> = resumed.events(&app, 2).await.into_iter().map(|e| e.id).collect();
         assert_eq!(ids, missed, "{transport:?}");

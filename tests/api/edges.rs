@@ -40,7 +40,7 @@ async fn head_answers_every_get_route_like_get_without_a_body_and_never_holds() 
 #[tokio::test]
 async fn a_method_a_route_does_not_take_gets_a_json_405() {
     let app = spawn_app().await;
-    for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+    for method in [reqwest::Method::PUT, reqwest::Method::PATCH] {
         let response = within(app.client.request(method, app.url("/channels/news")).send()).await.unwrap();
         assert_eq!(response.status(), 405);
         assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "method_not_allowed");

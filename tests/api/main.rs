@@ -7,6 +7,7 @@ mod access;
 mod channels;
 mod demo;
 mod edges;
+mod ends;
 // Shared with tests/redis, which alone uses the parts for several nodes and Redis faults.
 #[allow(dead_code)]
 mod helpers;
@@ -15,6 +16,7 @@ mod internal;
 mod jsonp;
 mod lifecycle;
 mod limits;
+mod multi;
 mod observe;
 mod payloads;
 mod poll;

@@ -1,4 +1,4 @@
-//! A test subscriber for any of the four transports: it reads each framing with the
+//! A test subscriber for any transport, of one channel or of several (`a,b,c`): it reads each framing with the
 //! reference client (`cometgate-wire`, written apart from the gateway's encoders) into the
 //! same [`Frame`]s, so one test covers all four.
 
@@ -43,11 +43,13 @@ impl Subscriber {
         cursor: &str,
         extra: &str,
     ) -> (Subscriber, String) {
+        let reader =
+            Reader::new(transport).with_callback(if transport == Transport::Jsonp { JSONP_CALLBACK } else { "comet" });
         let mut subscriber = Subscriber {
             transport,
             channel: channel.to_owned(),
             body: None,
-            reader: Reader::new(transport),
+            reader: if channel.contains(',') { reader.multi() } else { reader },
             queued: VecDeque::new(),
             cursor: cursor.to_owned(),
             extra: extra.to_owned(),
@@ -129,8 +131,7 @@ impl Subscriber {
         let response = app.get(&path).await;
         assert_eq!(response.status(), 200, "{path}");
         let body = response.bytes().await.unwrap();
-        let read = if jsonp { cometgate_wire::jsonp(&body, JSONP_CALLBACK) } else { cometgate_wire::poll(&body) };
-        read.unwrap_or_else(|err| panic!("{path}: {err:#}"))
+        self.reader.answer(&body).unwrap_or_else(|err| panic!("{path}: {err:#}"))
     }
 
     async fn next_streamed(&mut self) -> Frame {

@@ -10,7 +10,7 @@ fn expected(transport: Transport, ids: &[String], datas: &[String]) -> Vec<Recei
     let deliver = |data: &String| if transport == Transport::Sse { as_sse_delivers(data) } else { data.clone() };
     ids.iter()
         .zip(datas)
-        .map(|(id, data)| Received { id: id.clone(), event: "message".into(), data: deliver(data) })
+        .map(|(id, data)| Received { id: id.clone(), event: "message".into(), data: deliver(data), channel: None })
         .collect()
 }
 
@@ -35,7 +35,10 @@ async fn named_event_types_reach_every_transport() {
         let id = app.publish("job-1", Some("progress"), "{\"percent\":50}").await;
         let (mut subscriber, _) = Subscriber::connect(&app, transport, "job-1", "earliest").await;
         let events = subscriber.events(&app, 1).await;
-        assert_eq!(events[0], Received { id, event: "progress".into(), data: "{\"percent\":50}".into() });
+        assert_eq!(
+            events[0],
+            Received { id, event: "progress".into(), data: "{\"percent\":50}".into(), channel: None }
+        );
     }
 }
 

@@ -117,13 +117,26 @@ proptest! {
         event in event(), oldest_epoch in any::<u64>(), oldest_seq in any::<u64>()
     ) {
         let oldest = Id { epoch: oldest_epoch, seq: oldest_seq };
-        let bytes = [sse::encode(&event), sse::gap(Some(oldest))].concat();
+        let bytes = [sse::encode(&event), sse::gap("c", Some(oldest), false)].concat();
         let parsed = parse_sse(&bytes, &[]);
         prop_assert_eq!(parsed.len(), 2);
         prop_assert_eq!(&parsed[1].event, "comet-gap");
         prop_assert_eq!(&parsed[1].id, &event.id.to_string());
         let data: Value = serde_json::from_str(&parsed[1].data).unwrap();
         prop_assert_eq!(data, serde_json::json!({ "oldest": oldest.to_string() }));
+    }
+
+    #[test]
+    fn any_payload_survives_sse_among_several_channels_as_one_json_data_line(event in event()) {
+        let parsed = parse_sse(&sse::encode_multi(&event), &[]);
+        prop_assert_eq!(parsed.len(), 1);
+        prop_assert_eq!(&parsed[0].id, &event.id.to_string());
+        prop_assert_eq!(&parsed[0].event, &event.kind);
+        let object: Value = serde_json::from_str(&parsed[0].data).unwrap();
+        let expected = serde_json::json!({
+            "id": event.id.to_string(), "channel": event.channel, "event": event.kind, "data": event.data, "time": event.time,
+        });
+        prop_assert_eq!(object, expected);
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod channels;
 mod demo;
 #[path = "../api/edges.rs"]
 mod edges;
+#[path = "../api/ends.rs"]
+mod ends;
 mod epochs;
 #[path = "../api/helpers.rs"]
 mod helpers;
@@ -24,6 +26,8 @@ mod jsonp;
 mod lifecycle;
 #[path = "../api/limits.rs"]
 mod limits;
+#[path = "../api/multi.rs"]
+mod multi;
 mod nodes;
 #[path = "../api/observe.rs"]
 mod observe;

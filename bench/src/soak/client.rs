@@ -194,8 +194,8 @@ fn record(frames: impl Iterator<Item = Frame>, cursor: &mut String, ledger: &mut
                 ledger.seqs.push(sequence(&data)?);
                 *cursor = id;
             }
-            Frame::Gap(_) => ledger.counts.gaps += 1,
-            Frame::Close(_) => ended = true,
+            Frame::Gap(_) | Frame::ChannelGap { .. } => ledger.counts.gaps += 1,
+            Frame::Close(_) | Frame::End { .. } => ended = true,
             Frame::Open(_) | Frame::Heartbeat => {}
         }
     }

@@ -19,9 +19,10 @@ use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use super::backlog::Replay;
-use super::event::Event;
+use super::backlog::ChannelReplay;
+use super::event::{END_EVENT_TYPE, Event};
 use super::id::{Cursor, Id};
+use super::replay::Replay;
 use super::{Bounds, BusError, now_ms};
 
 pub use relay::run_relay;
@@ -110,10 +111,11 @@ impl RedisStore {
         invocation
     }
 
-    /// Appends the event; every node's relay then hands it to its local subscribers.
+    /// Appends the event; every node's relay then hands it to its local subscribers. An
+    /// end of a channel that ended already answers with the first end's id.
     pub async fn append(&self, channel: &str, kind: &str, data: &str) -> Result<Id, BusError> {
         let seen = self.seen();
-        let (epoch, seq): (u64, u64) = self
+        let (epoch, seq, ended): (u64, u64, u8) = self
             .invocation(&self.scripts.publish, channel)
             .arg(self.bounds.backlog_size)
             .arg(kind)
@@ -128,11 +130,14 @@ impl RedisStore {
             .await
             .map_err(unavailable)?;
         self.adopt(Id { epoch, seq });
-        Ok(Id { epoch, seq })
+        match ended == 1 && kind != END_EVENT_TYPE {
+            true => Err(BusError::Ended),
+            false => Ok(Id { epoch, seq }),
+        }
     }
 
-    /// What `cursor` is owed on the channel, read and decided in one atomic script.
-    pub async fn replay(&self, channel: &str, cursor: Cursor) -> Result<Replay, BusError> {
+    /// What `cursor` is owed on the channels, read and decided in one atomic script.
+    pub async fn replay(&self, channels: &[String], cursor: Cursor) -> Result<Replay, BusError> {
         let (mode, Id { epoch, seq }) = match cursor {
             Cursor::Live => ("live", Id { epoch: 0, seq: 0 }),
             Cursor::Earliest => ("earliest", Id { epoch: 0, seq: 0 }),
@@ -141,21 +146,23 @@ impl RedisStore {
         };
         let cutoff =
             now_ms().saturating_sub(u64::try_from(self.bounds.backlog_max_age.as_millis()).unwrap_or(u64::MAX));
-        let (epoch, gap, start, entries): (u64, u8, u64, Vec<Value>) = self
-            .invocation(&self.scripts.replay, channel)
-            .arg(mode)
-            .arg(epoch)
-            .arg(seq)
-            .arg(cutoff)
-            .arg(self.ttl_ms())
-            .arg(self.bounds.backlog_size)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(unavailable)?;
-        self.adopt(Id { epoch, seq: start });
-        let events = entries.iter().map(|entry| self.event(channel, entry)).collect::<Result<Vec<_>, _>>()?;
-        let oldest = events.first().map(|event| event.id);
-        Ok(Replay { gap: (gap == 1).then_some(oldest), events, start: Id { epoch, seq: start } })
+        let first = channels.first().map_or("", String::as_str);
+        let mut invocation = self.invocation(&self.scripts.replay, first);
+        invocation.arg(mode).arg(epoch).arg(seq).arg(cutoff).arg(self.ttl_ms()).arg(self.bounds.backlog_size);
+        for channel in channels {
+            invocation.key(stream_key(channel)).arg(channel);
+        }
+        let (epoch, head, parts): (u64, u64, Vec<ScriptPart>) =
+            invocation.invoke_async(&mut self.connection.clone()).await.map_err(unavailable)?;
+        self.adopt(Id { epoch, seq: head });
+        let parts = channels.iter().zip(parts).map(|(channel, (gap, start, entries, last))| {
+            let events = self.events(channel, &entries)?;
+            let last = self.events(channel, &last)?.pop();
+            let ended = last.filter(|last| last.is_end() && last.id.seq <= start);
+            let gap = (gap == 1).then(|| events.first().map(|event| event.id));
+            Ok((channel.clone(), ChannelReplay { gap, events, start, ended }))
+        });
+        Ok(Replay::merge(Id { epoch, seq: head }, parts.collect::<Result<Vec<_>, BusError>>()?))
     }
 
     /// The id of the newest event held and how many are held.
@@ -181,15 +188,25 @@ impl RedisStore {
         redis::cmd("PING").query_async(&mut self.connection.clone()).await.map_err(unavailable)
     }
 
-    /// Entries after `seq` on the channel: how the relay catches up after a reconnect.
-    async fn after(&self, channel: &str, seq: u64) -> Result<Vec<Arc<Event>>, BusError> {
-        let entries: Vec<Value> = redis::cmd("XRANGE")
-            .arg(stream_key(channel))
-            .arg(format!("({seq}-0"))
-            .arg("+")
-            .query_async(&mut self.connection.clone())
-            .await
-            .map_err(unavailable)?;
+    /// The entries after each channel's position, read in one transaction and merged in
+    /// id order: how the relay catches up after a reconnect without handing a connection
+    /// that follows several of them an event before an older one.
+    async fn after(&self, positions: &[(String, u64)]) -> Result<Vec<Arc<Event>>, BusError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (channel, seq) in positions {
+            pipe.cmd("XRANGE").arg(stream_key(channel)).arg(format!("({seq}-0")).arg("+");
+        }
+        let streams: Vec<Vec<Value>> = pipe.query_async(&mut self.connection.clone()).await.map_err(unavailable)?;
+        let mut events = Vec::new();
+        for ((channel, _), entries) in positions.iter().zip(streams) {
+            events.extend(self.events(channel, &entries)?);
+        }
+        events.sort_by_key(|event| event.id.seq);
+        Ok(events)
+    }
+
+    fn events(&self, channel: &str, entries: &[Value]) -> Result<Vec<Arc<Event>>, BusError> {
         entries.iter().map(|entry| self.event(channel, entry)).collect()
     }
 
@@ -221,6 +238,10 @@ impl RedisStore {
         Ok(Arc::new(Event::new(self.id(seq), channel.to_owned(), kind, data, time)))
     }
 }
+
+/// One channel's part of the replay script's answer: gap flag, start, entries after the
+/// start, and the newest entry (to tell an end the cursor already passed).
+type ScriptPart = (u8, u64, Vec<Value>, Vec<Value>);
 
 fn stream_key(channel: &str) -> String {
     format!("{PREFIX}log:{channel}")

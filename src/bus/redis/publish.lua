@@ -1,5 +1,6 @@
 -- Appends one event to a channel's stream and announces it to every node, atomically,
--- so stream order, id order and announcement order are the same.
+-- so stream order, id order and announcement order are the same. Answers {epoch, seq,
+-- 0}, or {epoch, the end's seq, 1} when the channel has ended.
 -- ARGV (after the shared two): max length, type, data, time ms, ttl ms, announce
 -- channel, most channels whose last sequence number is recorded, the node's epoch and
 -- the highest sequence number it has seen in it.
@@ -12,6 +13,16 @@ if epoch == ARGV[10] and tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(
   redis.call('SET', KEYS[2], ARGV[11])
 end
 local stream, channel = KEYS[3], ARGV[2]
+-- A channel that ended takes nothing more: answer with its end, flagged.
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+if newest then
+  local fields = newest[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'e' and fields[i + 1] == 'comet-end' then
+      return {epoch, tonumber(string.match(newest[1], '^(%d+)')), 1}
+    end
+  end
+end
 local fresh = redis.call('EXISTS', stream) == 0
 local seq = redis.call('INCR', KEYS[2])
 local id = seq .. '-0'
@@ -40,4 +51,4 @@ if forget > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[4], 0, forget - 1)
 end
 redis.call('PUBLISH', ARGV[8], channel .. '\n' .. epoch .. '\n' .. seq .. '\n' .. ARGV[6] .. '\n' .. ARGV[4] .. '\n' .. ARGV[5])
-return {epoch, seq}
+return {epoch, seq, 0}

@@ -36,11 +36,14 @@ async fn relay(store: &RedisStore, bus: &Bus) -> anyhow::Result<()> {
     if let Some(epoch) = store.stored_epoch().await? {
         store.adopt(Id { epoch, seq: 0 });
     }
-    for (channel, relayed) in bus.hub().positions() {
-        let seq = if relayed.epoch == store.epoch() { relayed.seq } else { 0 };
-        for event in store.after(&channel, seq).await? {
-            bus.hub().deliver(event);
-        }
+    let positions: Vec<_> = bus
+        .hub()
+        .positions()
+        .into_iter()
+        .map(|(channel, relayed)| (channel, if relayed.epoch == store.epoch() { relayed.seq } else { 0 }))
+        .collect();
+    for event in store.after(&positions).await? {
+        bus.hub().deliver(event);
     }
     tracing::info!("Redis relay connected");
     let mut messages = pubsub.into_on_message();

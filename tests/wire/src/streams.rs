@@ -4,7 +4,7 @@
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 
-use super::{Frame, Received, Transport, oldest, received, text};
+use super::{Frame, Received, Transport, end, gap, received, text};
 
 /// Bytes of the streaming-XHR padding line, its newline included.
 const STREAM_PADDING: usize = 2048;
@@ -25,6 +25,8 @@ pub struct Reader {
     last_id: Option<String>,
     /// Whether a unit was read: padding and prelude may only come first.
     started: bool,
+    /// Whether the connection follows several channels.
+    multi: bool,
 }
 
 impl Reader {
@@ -32,7 +34,24 @@ impl Reader {
     /// [`Reader::with_callback`] names another.
     pub fn new(transport: Transport) -> Self {
         let callback = "comet".to_owned();
-        Reader { transport, callback, post_to: None, buffer: Vec::new(), last_id: None, started: false }
+        Reader { transport, callback, post_to: None, buffer: Vec::new(), last_id: None, started: false, multi: false }
+    }
+
+    /// Expects the framing of a connection that follows several channels: every event and
+    /// gap names its channel (SSE: the event's JSON object as its data).
+    pub fn multi(mut self) -> Self {
+        self.multi = true;
+        self
+    }
+
+    /// Reads one whole answer of a polled transport (long-poll, or JSONP with this reader's
+    /// callback): its frames and the next poll's cursor.
+    pub fn answer(&self, body: &[u8]) -> anyhow::Result<(Vec<Frame>, String)> {
+        match self.transport {
+            Transport::Poll => super::answer(body, self.multi),
+            Transport::Jsonp => super::jsonp_answer(body, &self.callback, self.multi),
+            _ => bail!("a streaming response is read as it arrives, with Reader::push"),
+        }
     }
 
     /// Expects the iframe's scripts to call `parent.<callback>`.
@@ -107,14 +126,27 @@ impl Reader {
         if retry {
             return id.map(Frame::Open).context("an open block without id");
         }
-        if event.as_deref() == Some("comet-gap") {
-            ensure!(id.is_none(), "a gap signal moved the cursor");
-            let signal: Value = serde_json::from_str(&data.join("\n")).context("gap data")?;
-            return Ok(Frame::Gap(oldest(&signal)?));
+        let data = data.join("\n");
+        let signal = || serde_json::from_str::<Value>(&data).with_context(|| format!("signal data {data:?}"));
+        match event.as_deref() {
+            Some("comet-gap") => {
+                ensure!(id.is_none(), "a gap signal moved the cursor");
+                return gap(&signal()?, self.multi);
+            }
+            Some("comet-end") => {
+                let channel = text(&signal()?, "channel")?;
+                return Ok(Frame::End { channel, id: Some(id.context("an end without id")?) });
+            }
+            _ => {}
         }
         let id = id.context("an event without id")?;
         let event = event.unwrap_or_else(|| "message".to_owned());
-        Ok(Frame::Event(Received { id, event, data: data.join("\n") }))
+        if !self.multi {
+            return Ok(Frame::Event(Received { id, event, data, channel: None }));
+        }
+        let received = received(&signal()?, true)?;
+        ensure!(received.id == id && received.event == event, "an event whose fields disagree: {id} {event} {data}");
+        Ok(Frame::Event(received))
     }
 
     /// One streaming-XHR line; the padding line (first only) is no frame.
@@ -126,8 +158,9 @@ impl Reader {
         let object: Value = serde_json::from_str(line).with_context(|| format!("stream line {line:?}"))?;
         Ok(Some(match object["type"].as_str() {
             Some("open") => Frame::Open(text(&object, "cursor")?),
-            Some("event") => Frame::Event(received(&object)?),
-            Some("gap") => Frame::Gap(oldest(&object)?),
+            Some("event") => Frame::Event(received(&object, self.multi)?),
+            Some("gap") => gap(&object, self.multi)?,
+            Some("end") => end(&object)?,
             Some("heartbeat") => Frame::Heartbeat,
             Some("reconnect") => Frame::Close(Some(text(&object, "cursor")?)),
             _ => bail!("unknown stream line {line}"),
@@ -150,8 +183,9 @@ impl Reader {
         let (method, args) = (method.as_str(), args.as_str());
         let json = || serde_json::from_str::<Value>(args).with_context(|| format!("{method} arguments"));
         Ok(match method {
-            "showMsg" => Frame::Event(received(&json()?)?),
-            "gap" => Frame::Gap(oldest(&json()?)?),
+            "showMsg" => Frame::Event(received(&json()?, self.multi)?),
+            "gap" => gap(&json()?, self.multi)?,
+            "end" => end(&json()?)?,
             "heartbeat" if args.is_empty() => Frame::Heartbeat,
             "timeout" => Frame::Close(Some(json()?.as_str().context("a timeout without cursor")?.to_owned())),
             _ => bail!("unknown call {method}({args})"),
@@ -190,7 +224,7 @@ mod tests {
     use super::*;
 
     fn event(id: &str, data: &str) -> Frame {
-        Frame::Event(Received { id: id.into(), event: "message".into(), data: data.into() })
+        Frame::Event(Received { id: id.into(), event: "message".into(), data: data.into(), channel: None })
     }
 
     fn read_all(reader: &mut Reader, parts: &[&[u8]]) -> Vec<Frame> {
@@ -209,6 +243,22 @@ mod tests {
             [Frame::Open("1-0".into()), Frame::Heartbeat, event("1-1", "a\nb"), Frame::Gap(Some("1-4".into()))];
         assert_eq!(frames, expected);
         assert_eq!(reader.end().unwrap(), Frame::Close(Some("1-1".into())));
+    }
+
+    #[test]
+    fn multi_channel_sse_carries_the_event_object_and_ends_carry_their_id() {
+        let mut reader = Reader::new(Transport::Sse).multi();
+        let block = "id: 1-2\nevent: p\ndata: {\"id\":\"1-2\",\"channel\":\"b\",\"event\":\"p\",\"data\":\"x\",\"time\":1}\n\n\
+            event: comet-gap\ndata: {\"channel\":\"a\",\"oldest\":null}\n\nid: 1-3\nevent: comet-end\ndata: {\"channel\":\"b\"}\n\n";
+        let event = Received { id: "1-2".into(), event: "p".into(), data: "x".into(), channel: Some("b".into()) };
+        let expected = [
+            Frame::Event(event),
+            Frame::ChannelGap { channel: "a".into(), oldest: None },
+            Frame::End { channel: "b".into(), id: Some("1-3".into()) },
+        ];
+        assert_eq!(reader.push(block.as_bytes()).unwrap(), expected);
+        let forged = "id: 1-9\ndata: {\"id\":\"1-2\",\"channel\":\"b\",\"event\":\"message\",\"data\":\"x\"}\n\n";
+        assert!(Reader::new(Transport::Sse).multi().push(forged.as_bytes()).is_err());
     }
 
     #[test]
