@@ -106,9 +106,9 @@ async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
 /// Ends the job's channel: its subscribers get the end signal after `finish`, and the
 /// channel leaves every connection that follows it.
 async fn end(gateway: &Gateway, channel: &str) {
-    // CALL SITE for `Bus::end` (issue 9): enable once the integrator's `Bus::end(channel)` lands on main.
-    // let _ = gateway.bus.end(channel).await;
-    let _ = (gateway, channel);
+    if let Err(err) = gateway.bus.end(channel).await {
+        tracing::warn!(%channel, error = %err, "the demo job could not end its channel");
+    }
 }
 
 /// Publishes one of the job's events, counted like any publisher's.

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with, within};
-use crate::subscriber::{Subscriber, Transport};
+use crate::subscriber::{Frame, Subscriber, Transport};
 
 async fn start_job(app: &TestApp, query: &str) -> reqwest::Response {
     within(app.client.post(app.url(&format!("/demo/jobs?{query}"))).send()).await.unwrap()
@@ -90,7 +90,7 @@ async fn static_files_carry_a_validator_and_answer_304_when_unchanged() {
 }
 
 #[tokio::test]
-async fn a_demo_job_announced_on_a_channel_runs_on_a_channel_of_its_own_from_that_event_on() {
+async fn a_demo_job_announced_on_a_channel_runs_on_a_channel_of_its_own_that_ends_when_done() {
     let app = spawn_app().await;
     let (mut lobby, _) = Subscriber::connect(&app, Transport::Sse, "lobby", "").await;
     let started = start_job(&app, "announce=lobby&steps=2&pace_ms=10").await;
@@ -105,6 +105,10 @@ async fn a_demo_job_announced_on_a_channel_runs_on_a_channel_of_its_own_from_tha
     let (mut follower, _) = Subscriber::connect(&app, Transport::Stream, &channel, &announced.id).await;
     let kinds: Vec<String> = follower.events(&app, 3).await.into_iter().map(|event| event.event).collect();
     assert_eq!(kinds, ["progress", "progress", "finish"]);
+    match follower.next(&app).await {
+        Frame::End { channel: ended, id: Some(_) } => assert_eq!(ended, channel),
+        other => panic!("expected the job's channel to end after finish, got {other:?}"),
+    }
 }
 
 #[tokio::test]
