@@ -1,6 +1,7 @@
 //! `POST /demo/jobs`, demo only: a simulated background job that publishes `progress`
-//! events on its channel (`job-<n>` unless the starter names one) at a steady pace, then
-//! one `finish` event, then ends the channel. With `announce=<channel>` it first publishes
+//! events on its channel at a steady pace, then one `finish` event. On a channel of its
+//! own (`job-<n>`, when the starter names none) it then ends the channel; a channel the
+//! starter named may serve others, and stays open. With `announce=<channel>` it first publishes
 //! a `job` event there naming its channel, so the demo page follows the job from that
 //! event's id and misses none of it. Starting one is a publish (same authorization and
 //! rate limit), and its events count as published and take from the starter's
@@ -41,6 +42,9 @@ struct Job {
     pace_ms: u64,
     #[serde(skip)]
     announce: Option<String>,
+    /// The channel is the job's own, ended when the job is done.
+    #[serde(skip)]
+    own_channel: bool,
 }
 
 static NEXT_JOB: AtomicU64 = AtomicU64::new(1);
@@ -69,12 +73,13 @@ fn job(query: JobQuery) -> Result<Job, ApiError> {
         return Err(ApiError::BadRequest("steps must be 1 to 1000 and pace_ms 10 to 10000".into()));
     }
     let job = NEXT_JOB.fetch_add(1, Ordering::Relaxed).to_string();
+    let own_channel = query.channel.is_none();
     let channel = query.channel.unwrap_or_else(|| format!("job-{job}"));
     check_channel(&channel)?;
     if let Some(announce) = &query.announce {
         check_channel(announce)?;
     }
-    Ok(Job { job, channel, steps, pace_ms, announce: query.announce })
+    Ok(Job { job, channel, steps, pace_ms, announce: query.announce, own_channel })
 }
 
 /// Publishes the job's events at its pace, and no faster than its starter may publish.
@@ -98,7 +103,7 @@ async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
     }
     let data = json!({ "job": job.job, "percent": 100, "message": "done" });
     gateway.limits.pace_publish(peer).await;
-    if publish(&gateway, &job.channel, "finish", data).await.is_ok() {
+    if publish(&gateway, &job.channel, "finish", data).await.is_ok() && job.own_channel {
         end(&gateway, &job.channel).await;
     }
 }

@@ -17,11 +17,11 @@
     this.delay = 0;
     this._scheduled = false;
     this.link = new _.Link(options, {
-      event: function (ev) { emit({ kind: 'event', ev: ev }); },
-      gap: function (channel, oldest) { emit({ kind: 'gap', channel: channel, oldest: oldest }); },
-      end: function (channel, id) { self._forget(channel); emit({ kind: 'end', channel: channel, id: id }); },
+      event: function (ev) { self.emit({ kind: 'event', ev: ev }); },
+      gap: function (channel, oldest) { self.emit({ kind: 'gap', channel: channel, oldest: oldest }); },
+      end: function (channel, id) { self._forget(channel); self.emit({ kind: 'end', channel: channel, id: id }); },
       opened: function (cursor) { self._opened(cursor); },
-      status: function (state, info) { emit({ kind: 'status', state: state, info: info }); }
+      status: function (state, info) { self.emit({ kind: 'status', state: state, info: info }); }
     });
   }
   var H = Holder.prototype;
@@ -108,6 +108,7 @@
     this.cursor = '';
     this.role = 'alone';
     this.state = 'idle';
+    this.closed = false;
     this.onStatus = this.options.onStatus;
     this.holder = null;
     this._hold();
@@ -135,7 +136,7 @@
 
   // subscribe(channel, {events, cursor, onEvent(ev, handle), onGap({channel, oldest}, handle), onEnd({channel, id}, handle)})
   C.subscribe = function (channel, o) {
-    if (this.state === 'closed') { throw new Error('comet: the connection is closed'); }
+    if (this.closed) { throw new Error('comet: the connection is closed'); }
     o = o || {};
     var self = this, sub = {
       sid: 't' + (++nextSid) + '.' + _.tab, channel: String(channel), events: ['message'].concat(o.events || []), cursor: o.cursor || '',
@@ -161,10 +162,11 @@
   C.held = function () { return this.holder && (this.holder.link.state === 'open' || this.holder.link.state === 'connecting') ? 1 : 0; };
   C.cut = function (pauseMs) { if (this.holder) { this.holder.link.cut(pauseMs); } };
   C.close = function () {
-    if (this.state === 'closed') { return; }
+    if (this.closed) { return; }
     for (var sid in this.subs) { if (this.subs.hasOwnProperty(sid)) { this.subs[sid].state = 'closed'; } }
     this.subs = {};
     this._leave();
+    this.closed = true;
     this.state = 'closed';
   };
   C._leave = function () { this.holder.close(); };
@@ -175,7 +177,7 @@
       this._end(item.channel, item.id);
     } else if (kind === 'mark') { this._mark(item.cursor); } else if (kind === 'stats') { _.copy(item.stats, this.stats); } else if (kind === 'status') {
       this.transport = item.info.transport;
-      if (this.state !== 'closed' || item.state === 'closed') { this.state = item.state; _.call(this.onStatus, item.state, item.info); }
+      if (!this.closed) { this.state = item.state; _.call(this.onStatus, item.state, item.info); }
     }
     if (this.onItem) { this.onItem(item); }
   };

