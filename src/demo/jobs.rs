@@ -1,7 +1,11 @@
 //! `POST /demo/jobs`, demo only: a simulated background job that publishes `progress`
-//! events on its channel at a steady pace, then one `finish` event. Starting one is a
-//! publish (same authorization and rate limit), and its events count as published and
-//! take from the starter's `--publish-rate` (a job waits for it rather than flood).
+//! events on its channel at a steady pace, then one `finish` event. On a channel of its
+//! own (`job-<n>`, when the starter names none) it then ends the channel; a channel the
+//! starter named may serve others, and stays open. With `announce=<channel>` it first publishes
+//! a `job` event there naming its channel, so the demo page follows the job from that
+//! event's id and misses none of it. Starting one is a publish (same authorization and
+//! rate limit), and its events count as published and take from the starter's
+//! `--publish-rate` (a job waits for it rather than flood).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,6 +30,7 @@ struct JobQuery {
     steps: Option<u32>,
     pace_ms: Option<u64>,
     channel: Option<String>,
+    announce: Option<String>,
 }
 
 /// The accepted job, as answered with `202`.
@@ -35,6 +40,11 @@ struct Job {
     channel: String,
     steps: u32,
     pace_ms: u64,
+    #[serde(skip)]
+    announce: Option<String>,
+    /// The channel is the job's own, ended when the job is done.
+    #[serde(skip)]
+    own_channel: bool,
 }
 
 static NEXT_JOB: AtomicU64 = AtomicU64::new(1);
@@ -63,13 +73,24 @@ fn job(query: JobQuery) -> Result<Job, ApiError> {
         return Err(ApiError::BadRequest("steps must be 1 to 1000 and pace_ms 10 to 10000".into()));
     }
     let job = NEXT_JOB.fetch_add(1, Ordering::Relaxed).to_string();
+    let own_channel = query.channel.is_none();
     let channel = query.channel.unwrap_or_else(|| format!("job-{job}"));
     check_channel(&channel)?;
-    Ok(Job { job, channel, steps, pace_ms })
+    if let Some(announce) = &query.announce {
+        check_channel(announce)?;
+    }
+    Ok(Job { job, channel, steps, pace_ms, announce: query.announce, own_channel })
 }
 
 /// Publishes the job's events at its pace, and no faster than its starter may publish.
 async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
+    if let Some(announce) = &job.announce {
+        let data = json!({ "job": job.job, "channel": job.channel, "steps": job.steps, "pace_ms": job.pace_ms });
+        gateway.limits.pace_publish(peer).await;
+        if publish(&gateway, announce, "job", data).await.is_err() {
+            return;
+        }
+    }
     for step in 1..=job.steps {
         tokio::time::sleep(Duration::from_millis(job.pace_ms)).await;
         let percent = step * 100 / job.steps;
@@ -82,7 +103,17 @@ async fn run(gateway: Arc<Gateway>, peer: Option<IpAddr>, job: Job) {
     }
     let data = json!({ "job": job.job, "percent": 100, "message": "done" });
     gateway.limits.pace_publish(peer).await;
-    let _ = publish(&gateway, &job.channel, "finish", data).await;
+    if publish(&gateway, &job.channel, "finish", data).await.is_ok() && job.own_channel {
+        end(&gateway, &job.channel).await;
+    }
+}
+
+/// Ends the job's channel: its subscribers get the end signal after `finish`, and the
+/// channel leaves every connection that follows it.
+async fn end(gateway: &Gateway, channel: &str) {
+    if let Err(err) = gateway.bus.end(channel).await {
+        tracing::warn!(%channel, error = %err, "the demo job could not end its channel");
+    }
 }
 
 /// Publishes one of the job's events, counted like any publisher's.

@@ -46,6 +46,19 @@ struct Assets;
 /// The client library, served with or without the demo.
 const CLIENT: &str = "comet.js";
 
+/// The parts `/static/comet.js` joins, in order: users load one script, and each part
+/// stays a file of a readable size.
+const CLIENT_PARTS: [&str; 5] =
+    ["comet/core.js", "comet/link.js", "comet/transports.js", "comet/connection.js", "comet/shared.js"];
+
+/// A file as served: its bytes, its `ETag`, its type and when it last changed.
+struct Served {
+    data: Vec<u8>,
+    etag: EntityTag,
+    mime: String,
+    modified: Option<u64>,
+}
+
 /// A file of `static/`, with its validators: `no-cache` makes a browser ask again on
 /// every load, and the `ETag` (the embedded file's SHA-256) lets it be answered `304`
 /// with no body when it has the file already.
@@ -57,24 +70,56 @@ async fn asset(
     if gateway.settings.no_demo && path.as_str() != CLIENT {
         return Err(ApiError::NotFound);
     }
-    let file = Assets::get(&path).ok_or(ApiError::NotFound)?;
-    let etag = EntityTag::new_strong(file.metadata.sha256_hash().iter().map(|byte| format!("{byte:02x}")).collect());
+    let file = if path.as_str() == CLIENT { client() } else { file(&path) }.ok_or(ApiError::NotFound)?;
     let unchanged = match IfNoneMatch::parse(&request) {
         Ok(IfNoneMatch::Any) => true,
-        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&etag)),
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&file.etag)),
         Err(_) => false,
     };
     let mut answer = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     answer
-        .insert_header(ETag(etag))
+        .insert_header(ETag(file.etag))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
-    if let Some(modified) = file.metadata.last_modified() {
+    if let Some(modified) = file.modified {
         answer.insert_header(LastModified((UNIX_EPOCH + Duration::from_secs(modified)).into()));
     }
     if unchanged {
         return Ok(answer.finish());
     }
-    let mime = HeaderValue::from_str(file.metadata.mimetype()).map_err(|err| ApiError::Internal(err.to_string()))?;
-    Ok(answer.insert_header((header::CONTENT_TYPE, mime)).body(file.data.into_owned()))
+    let mime = HeaderValue::from_str(&file.mime).map_err(|err| ApiError::Internal(err.to_string()))?;
+    Ok(answer.insert_header((header::CONTENT_TYPE, mime)).body(file.data))
+}
+
+fn file(path: &str) -> Option<Served> {
+    let file = Assets::get(path)?;
+    let hash = file.metadata.sha256_hash();
+    Some(Served {
+        etag: EntityTag::new_strong(hex(&hash)),
+        mime: file.metadata.mimetype().to_owned(),
+        modified: file.metadata.last_modified(),
+        data: file.data.into_owned(),
+    })
+}
+
+/// The client parts joined; its `ETag` joins the start of each part's hash, so it
+/// changes whenever a part does.
+fn client() -> Option<Served> {
+    let mut joined =
+        Served { data: Vec::new(), etag: EntityTag::new_strong(String::new()), mime: String::new(), modified: None };
+    let mut tag = String::new();
+    for path in CLIENT_PARTS {
+        let part = file(path)?;
+        joined.data.extend_from_slice(&part.data);
+        joined.data.push(b'\n');
+        tag.push_str(&part.etag.tag()[..16]);
+        joined.mime = part.mime;
+        joined.modified = joined.modified.max(part.modified);
+    }
+    joined.etag = EntityTag::new_strong(tag);
+    Some(joined)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -1,7 +1,8 @@
-// demo.test.mjs: the demo page in a real browser: publish, XSS payloads, a background job, cut buttons and two tabs sharing one set of connections.
+// demo.test.mjs: the demo page in a real browser: publish, XSS payloads, background jobs on channels that end, cut buttons,
+// the comparison table and two tabs sharing one set of connections.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, launchChromium, publish, sleep, TRANSPORTS } from './harness.mjs';
+import { startGateway, launchChromium, publish, heldRequests, sleep, TRANSPORTS } from './harness.mjs';
 
 const FLAGS = ['--heartbeat', '1s', '--poll-timeout', '5s'];
 const XSS = [
@@ -89,7 +90,51 @@ test('a background job reaches 100 % in every pane while the page stays responsi
   await page.waitForFunction(() => [...document.querySelectorAll('.job')].every((j) => j.getAttribute('data-state') === 'done'), null, { timeout: 10_000 });
   const bars = await page.evaluate(() => [...document.querySelectorAll('.progress')].map((p) => p.getAttribute('aria-valuenow')));
   assert.deepEqual(bars, ['100', '100', '100', '100']);
-  assert.match(await page.textContent('#job-note'), /^Job \S+ started: 30 steps, one every 100 ms\.$/);
+  assert.match(await page.textContent('#job-note'), /^Job \S+ started on job-\d+: 30 steps, one every 100 ms\.$/);
+});
+
+test("each pane follows a job's channel on the one connection it holds, and the ended channel leaves with no request", async (t) => {
+  const gateway = await startGateway(t, FLAGS);
+  const page = await openDemo(await launchChromium(t), gateway);
+  const held = Object.fromEntries(TRANSPORTS.map((transport) => [transport, heldRequests(page, transport)]));
+  await waitAllOpen(page);
+  await page.fill('#steps', '10');
+  await page.fill('#pace', '50');
+  await page.click('#job button[type=submit]');
+  await page.waitForFunction(() => /^Job \S+ started on job-\d+:/.test(document.getElementById('job-note').textContent));
+  const job = /started on (job-\d+)/.exec(await page.textContent('#job-note'))[1];
+  await page.waitForFunction((job) => [...document.querySelectorAll('.stat-channels')].every((d) => d.textContent === `demo, ${job}`), job, { polling: 20 });
+  await page.waitForFunction(() => {
+    const jobs = [...document.querySelectorAll('.job')];
+    return jobs.length === 4 && jobs.every((j) => j.getAttribute('data-ended') === 'true');
+  }, null, { timeout: 15_000 });
+  const bars = await page.evaluate(() => [...document.querySelectorAll('.progress')].map((p) => p.getAttribute('aria-valuenow')));
+  assert.deepEqual(bars, ['100', '100', '100', '100']);
+  const atEnd = Object.fromEntries(TRANSPORTS.map((transport) => [transport, held[transport].count()]));
+  await sleep(2500);
+  const figures = (name) => page.evaluate((name) => [...document.querySelectorAll(`.stat-${name}`)].map((d) => d.textContent), name);
+  assert.deepEqual(await figures('channels'), Array(4).fill('demo'), 'the job channel left every connection');
+  assert.deepEqual(await figures('held'), Array(4).fill('1'), 'each pane holds one connection');
+  assert.deepEqual(await figures('reconnects'), Array(4).fill('0'), 'the end made no pane reconnect');
+  for (const transport of TRANSPORTS) {
+    if (transport === 'poll') {
+      assert.equal(held[transport].lists().at(-1), 'demo', 'the next poll asks for the demo channel alone');
+      continue;
+    }
+    assert.deepEqual(held[transport].lists(), ['demo', `demo,${job}`], `${transport}: one re-open to add the job`);
+    assert.equal(held[transport].count(), atEnd[transport], `${transport}: no request after the end`);
+    assert.equal(held[transport].open(), 1, `${transport}: the connection is still held`);
+  }
+  const rows = await page.evaluate(() => [...document.querySelectorAll('#compare-rows tr')].map((row) => [
+    row.getAttribute('data-transport'), ...[...row.querySelectorAll('td:not(.cmp-bar-cell)')].map((cell) => cell.textContent)]));
+  assert.deepEqual(rows.map((row) => row[0]), TRANSPORTS);
+  for (const [transport, perEvent, requests, p50, p95] of rows) {
+    assert.match(perEvent, /^(≈ )?\d+(\.\d)? (B|KiB)$/, `${transport} bytes per event`);
+    assert.match(requests, /^\d+\.\d\d$/, `${transport} requests per event`);
+    assert.match(p50, /^\d+ ms$/, `${transport} p50`);
+    assert.match(p95, /^\d+ ms$/, `${transport} p95`);
+    assert.ok(Number.parseInt(p95, 10) >= Number.parseInt(p50, 10), `${transport}: p95 >= p50`);
+  }
 });
 
 test('a cut button drops its connection and the pane resumes from its cursor with nothing lost', async (t) => {

@@ -136,3 +136,34 @@ export async function launchFirefox(t) {
   t?.after(() => browser.close());
   return browser;
 }
+
+// Records the held requests `target` (a page or a context) makes on `transport`: the anchoring polls that are not held
+// (timeout=0) are left out. lists() gives the channel lists asked for, consecutive repeats collapsed; count() the
+// requests; open() how many are in flight now (a closed page's are over), most() the most ever in flight at once;
+// pages() which pages made them.
+export function heldRequests(target, transport) {
+  const made = [], live = new Set();
+  let most = 0;
+  const mine = (request) => {
+    const url = new URL(request.url());
+    return url.pathname.startsWith(`/${transport}/`) && url.searchParams.get('timeout') !== '0';
+  };
+  const done = (request) => live.delete(request);
+  target.on('request', (request) => {
+    if (!mine(request)) return;
+    const page = request.frame().page();
+    made.push({ list: decodeURIComponent(new URL(request.url()).pathname.split('/')[2]), page });
+    live.add(request);
+    most = Math.max(most, live.size);
+    page.once('close', () => done(request));
+  });
+  target.on('requestfinished', done);
+  target.on('requestfailed', done);
+  return {
+    lists: () => made.map((r) => r.list).filter((list, i, all) => i === 0 || all[i - 1] !== list),
+    count: () => made.length,
+    open: () => live.size,
+    most: () => most,
+    pages: () => [...new Set(made.map((r) => r.page))],
+  };
+}
