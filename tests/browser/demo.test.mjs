@@ -39,6 +39,15 @@ async function waitShown(page, text, timeout) {
   }, text, { timeout, polling: 20 });
 }
 
+async function waitSubscribers(gateway, channel, count) {
+  for (const start = Date.now(); Date.now() - start < 10_000;) {
+    const info = await (await fetch(`${gateway.url}/channels/${channel}`)).json();
+    if (info.subscribers === count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`the gateway never held ${count} subscribers of ${channel}`);
+}
+
 async function publishFromForm(page, text) {
   await page.fill('#message', text);
   await page.click('#publish button[type=submit]');
@@ -50,6 +59,8 @@ test('text published from the form appears as text in all four panes, and XSS pa
   const page = await openDemo(await launchChromium(t), gateway);
   await waitAllOpen(page);
   assert.equal(await page.textContent('#role'), 'This tab holds the four connections for every open tab of this page.');
+  // The long-poll pane is counted only while a poll is held: publish once all four are held.
+  await waitSubscribers(gateway, 'demo', 4);
   await publishFromForm(page, 'Hello, four transports!\nsecond line');
   await waitShown(page, 'Hello, four transports!\nsecond line', 1000);
   assert.match(await page.textContent('#publish-note'), /^Published \S+ to 4 subscribers\.$/);
