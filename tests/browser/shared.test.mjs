@@ -7,20 +7,22 @@ import { startGateway, launchChromium, launchFirefox, publish, cometPage, heldRe
 
 const CHANNELS = Array.from({ length: 20 }, (_, i) => `shared-${i}`);
 
-// In one tab: a shared connection per transport, each following the 20 channels; window.got[transport] collects
+// Run in a tab: a shared connection per transport, each following the channels; window.got[transport] collects
 // "<channel> <id>" of every event.
+function followAll({ transports, channels }) {
+  window.got = {}; window.conns = {}; window.subs = [];
+  for (const transport of transports) {
+    window.got[transport] = [];
+    window.conns[transport] = window.Comet.connect({ transport, shared: true, minDelay: 100 });
+    for (const channel of channels) {
+      window.subs.push(window.conns[transport].subscribe(channel, { onEvent: (ev) => window.got[transport].push(`${ev.channel} ${ev.id}`) }));
+    }
+  }
+}
+
 async function openTab(context, gateway) {
   const page = await cometPage(context, gateway);
-  await page.evaluate(({ transports, channels }) => {
-    window.got = {}; window.conns = {}; window.subs = [];
-    for (const transport of transports) {
-      window.got[transport] = [];
-      window.conns[transport] = window.Comet.connect({ transport, shared: true, minDelay: 100 });
-      for (const channel of channels) {
-        window.subs.push(window.conns[transport].subscribe(channel, { onEvent: (ev) => window.got[transport].push(`${ev.channel} ${ev.id}`) }));
-      }
-    }
-  }, { transports: TRANSPORTS, channels: CHANNELS });
+  await page.evaluate(followAll, { transports: TRANSPORTS, channels: CHANNELS });
   await page.waitForFunction(() => window.subs.every((s) => s.state === 'live'), null, { timeout: 15_000 });
   return page;
 }
@@ -102,16 +104,7 @@ async function firefoxTab(browser, gateway, requests) {
     if (TRANSPORTS.includes(transport) && url.searchParams.get('timeout') !== '0') requests.push({ transport, page });
   });
   await page.goto(pageUrl);
-  await page.evaluate((transports, channels) => {
-    window.got = {}; window.conns = {}; window.subs = [];
-    for (const transport of transports) {
-      window.got[transport] = [];
-      window.conns[transport] = window.Comet.connect({ transport, shared: true, minDelay: 100 });
-      for (const channel of channels) {
-        window.subs.push(window.conns[transport].subscribe(channel, { onEvent: (ev) => window.got[transport].push(`${ev.channel} ${ev.id}`) }));
-      }
-    }
-  }, TRANSPORTS, CHANNELS);
+  await page.evaluate(followAll, { transports: TRANSPORTS, channels: CHANNELS });
   await page.waitForFunction(() => window.subs.every((s) => s.state === 'live'), { timeout: 15_000 });
   return page;
 }
