@@ -69,6 +69,9 @@ run "SSE, 10,000 subscribers, 100 events at 10/s" cometgate-internal sse --subsc
 run "long-poll, 10,000 subscribers, 100 events at 10/s" cometgate-internal poll --subscribers 10000 --events 100 --rate 10
 pair "streaming XHR vs raw stream, 10,000, 100 at 10/s" stream nchan-stream --subscribers 10000 --events 100 --rate 10
 pair "iframe vs raw stream, 10,000, 100 at 10/s" iframe nchan-stream --subscribers 10000 --events 100 --rate 10
+# WebSocket: cometgate's /ws against Nchan's WebSocket subscriber on its /sub location.
+pair "idle WebSocket, 10,000 held" ws nchan-ws --subscribers 10000 --idle-only
+pair "WebSocket, 10,000 subscribers, 100 events at 10/s" ws nchan-ws --subscribers 10000 --events 100 --rate 10
 pair "throughput: SSE, 1,000 subscribers, 1,000 events flat out" sse nchan-sse --subscribers 1000 --events 1000 --rate 0
 # One connection for ten channels: idle cost, and fan-out with events on one channel or on all ten.
 run "idle SSE, 10,000 held, 10 channels each" cometgate sse --subscribers 10000 --idle-only --channels 10

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A soak run: builds cometgate and the soak client in release mode, starts one gateway on
 # loopback with the default limits (streams end every minute, to exercise the timeout
-# frames), and runs `soak` against it: thousands of subscribers over the four transports,
-# random cuts and resumes, steady publishing. Extra arguments go to `soak` (see
+# frames), and runs `soak` against it: thousands of subscribers over all six transports
+# (SSE, long-poll, streaming XHR, iframe, JSONP, WebSocket), random cuts and resumes,
+# steady publishing. Extra arguments go to `soak` (see
 # `target/release/soak --help`), e.g. `bash bench/soak.sh --subscribers 8000 --seconds 600`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -26,7 +26,7 @@ pub async fn run(
     rate: f64,
     size: usize,
 ) -> anyhow::Result<Published> {
-    let nchan = matches!(kind, Kind::NchanSse | Kind::NchanPoll | Kind::NchanStream);
+    let nchan = kind.is_nchan();
     let paths: Vec<String> = channels
         .iter()
         .map(|channel| if nchan { format!("/pub?id={channel}") } else { format!("/channels/{channel}") })

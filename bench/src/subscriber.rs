@@ -1,5 +1,5 @@
-//! One subscriber per task, over any of cometgate's four transports or Nchan's three
-//! subscriber kinds; each finds the benchmark's payload markers in what it receives.
+//! One subscriber per task, over any of cometgate's transports or Nchan's subscriber kinds
+//! (WebSocket included); each finds the benchmark's payload markers in what it receives.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -7,6 +7,7 @@ use clap::ValueEnum;
 use tokio::time::Instant;
 
 use crate::http::{self, Response};
+use crate::ws;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
@@ -14,9 +15,20 @@ pub enum Kind {
     Poll,
     Stream,
     Iframe,
+    /// cometgate's `/ws/{channels}`.
+    Ws,
     NchanSse,
     NchanPoll,
     NchanStream,
+    /// Nchan's WebSocket subscriber, on the same location as its SSE and long-poll.
+    NchanWs,
+}
+
+impl Kind {
+    /// Whether the server is Nchan (its publisher and subscriber paths differ).
+    pub fn is_nchan(self) -> bool {
+        matches!(self, Kind::NchanSse | Kind::NchanPoll | Kind::NchanStream | Kind::NchanWs)
+    }
 }
 
 /// What one subscriber received: the sequence numbers, and each one's latency in µs.
@@ -42,14 +54,21 @@ pub fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-/// A subscriber connected and waiting: a streaming response, or a poller's position.
+/// A subscriber connected and waiting: a streaming response, a WebSocket, or a poller's
+/// position.
 pub enum Held {
     Streaming(Response),
+    Socket(Box<ws::Socket>),
     Polling { stream: tokio::net::TcpStream, cursor: String, etag: Option<(String, String)> },
 }
 
 pub async fn connect(kind: Kind, address: &str, channel: &str) -> anyhow::Result<Held> {
-    let stream = http::connect(address).await?;
+    let socket = |path: String| async move { anyhow::Ok(Held::Socket(Box::new(ws::connect(address, &path).await?))) };
+    let stream = match kind {
+        Kind::Ws => return socket(format!("/ws/{channel}")).await,
+        Kind::NchanWs => return socket(format!("/sub/{channel}")).await,
+        _ => http::connect(address).await?,
+    };
     let held = match kind {
         Kind::Sse => Held::Streaming(http::send(stream, &http::get(&format!("/sse/{channel}"), "")).await?),
         Kind::Stream => Held::Streaming(http::send(stream, &http::get(&format!("/stream/{channel}"), "")).await?),
@@ -64,6 +83,7 @@ pub async fn connect(kind: Kind, address: &str, channel: &str) -> anyhow::Result
             Held::Polling { stream, cursor: field(&body, "cursor").unwrap_or_default(), etag: None }
         }
         Kind::NchanPoll => Held::Polling { stream, cursor: String::new(), etag: None },
+        Kind::Ws | Kind::NchanWs => anyhow::bail!("{kind:?} is a socket, opened above"),
     };
     if let Held::Streaming(response) = &held {
         anyhow::ensure!(response.status == 200, "{kind:?} subscribe answered {}", response.status);
@@ -98,6 +118,15 @@ async fn receive(
                     anyhow::bail!("the stream ended");
                 }
                 scan(&mut buffer, tally);
+            }
+        }
+        Held::Socket(mut socket) => {
+            tally.requests = 1;
+            while tally.seqs.len() < expected {
+                let Some(mut message) = ws::next_text(&mut socket).await? else {
+                    anyhow::bail!("the socket closed");
+                };
+                scan(&mut message, tally);
             }
         }
         Held::Polling { mut stream, mut cursor, mut etag } => {

@@ -1,7 +1,7 @@
-//! `soak`: thousands of subscribers across every transport for minutes, steady
-//! publishing, clients that cut their connections at random and resume from their cursor.
-//! Reports lost, duplicated and out-of-order events per transport (all must be zero) and
-//! the gateway's memory over time. Loopback only, bounded in time.
+//! `soak`: thousands of subscribers across every transport (WebSocket and JSONP included)
+//! for minutes, steady publishing, clients that cut their connections at random and resume
+//! from their cursor. Reports lost, duplicated and out-of-order events per transport (all
+//! must be zero) and the gateway's memory over time. Loopback only, bounded in time.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -56,8 +56,8 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds + 120);
     let subscribers: Vec<_> = (0..args.subscribers)
         .map(|n| {
-            let transport = Transport::RESPONSES[n % Transport::RESPONSES.len()];
-            let channel = (n / 4) % channels.len();
+            let transport = Transport::ALL[n % Transport::ALL.len()];
+            let channel = (n / Transport::ALL.len()) % channels.len();
             let client = Client {
                 transport,
                 target: args.target.clone(),
@@ -122,7 +122,7 @@ fn print_totals(totals: &HashMap<Transport, Totals>, published: usize) {
         "server-ends",
         "errors"
     );
-    for transport in Transport::RESPONSES {
+    for transport in Transport::ALL {
         let Some(t) = totals.get(&transport) else { continue };
         println!(
             "{:<9} {:>11} {:>11} {:>11} {:>6} {:>10} {:>11} {:>5} {:>9} {:>6} {:>11} {:>6}",

@@ -1,5 +1,5 @@
-//! One soak subscriber: it connects over its transport, records every event, cuts its own
-//! connection at random moments and resumes from the id of the last event it received, as
+//! One soak subscriber: it connects over its transport (WebSocket included), records every
+//! event, cuts its own connection at random moments and resumes from the id of the last event it received, as
 //! the browser client does, until it has every event its channel was sent.
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use cometgate_wire::{Frame, Reader, Received};
 
 use super::Transport;
-use crate::http;
+use crate::{http, ws};
 
 /// Everything one subscriber saw, checked against what was published once the run ends.
 #[derive(Default)]
@@ -75,6 +75,7 @@ impl Client {
             let cut_at = (Instant::now() + self.life()).min(deadline);
             let outcome = match self.transport {
                 transport if transport.is_polled() => self.poll(&mut poller, &mut cursor, cut_at, &mut ledger).await,
+                Transport::Ws => self.socket(&mut cursor, cut_at, &mut ledger).await,
                 _ => self.stream(&mut cursor, cut_at, &mut ledger).await,
             };
             match outcome {
@@ -125,6 +126,32 @@ impl Client {
             }
             let ended = record(reader.push(&buffer)?.into_iter(), cursor, ledger)?;
             buffer.clear();
+            if self.complete(ledger) {
+                return Ok(Outcome::Complete);
+            }
+            if ended {
+                return Ok(Outcome::ServerEnded);
+            }
+        }
+    }
+
+    /// One WebSocket subscribed from the cursor at its upgrade, read until the server
+    /// closes it or the client cuts it (dropped without a closing handshake, as by a lost
+    /// network).
+    async fn socket(&mut self, cursor: &mut String, cut_at: Instant, ledger: &mut Ledger) -> anyhow::Result<Outcome> {
+        ledger.counts.requests += 1;
+        let mut socket = ws::connect(&self.target, &format!("/ws/{}?cursor={cursor}", self.channel)).await?;
+        let mut reader = Reader::new(Transport::Ws);
+        loop {
+            let mut ended = false;
+            tokio::select! {
+                message = ws::next_text(&mut socket) => match message? {
+                    Some(message) => ended = record(reader.push(&message)?.into_iter(), cursor, ledger)?,
+                    None => return Ok(Outcome::ServerEnded),
+                },
+                () = sleep_until(cut_at) => return Ok(Outcome::Cut),
+                _ = self.published.changed(), if self.published.borrow().is_none() => {}
+            }
             if self.complete(ledger) {
                 return Ok(Outcome::Complete);
             }
