@@ -12,6 +12,9 @@ export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // Chromium 156 refuses a WebSocket to loopback from the page cometPage fulfils through Playwright
+  // (ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS): that page has no address of its own to compare with.
+  '--disable-features=LocalNetworkAccessChecks',
 ];
 export const TRANSPORTS = ['sse', 'stream', 'iframe', 'poll'];
 
