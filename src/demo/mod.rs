@@ -19,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     jobs::configure(cfg);
 }
 
-/// The channel the demo page subscribes its four panes to.
+/// The channel the demo page subscribes its five panes to.
 const DEMO_CHANNEL: &str = "demo";
 
 #[derive(Template)]
