@@ -17,6 +17,8 @@ export const CHROMIUM_ARGS = [
   '--disable-features=LocalNetworkAccessChecks',
 ];
 export const TRANSPORTS = ['sse', 'stream', 'iframe', 'poll'];
+// Every rung comet.js has: the four HTTP transports above between the WebSocket and JSONP.
+export const LADDER = ['ws', ...TRANSPORTS, 'jsonp'];
 
 // Starts the gateway with `flags`; resolves once it printed its address. Call stop() when done (t.after does it for you).
 export async function startGateway(t, flags = [], { bind = '127.0.0.1:0' } = {}) {
