@@ -3,6 +3,7 @@
 (function (root) {
   'use strict';
   var _ = root.Comet._;
+  var LATE_OPEN = 20000;
 
   // A Link tells its sink what arrives: event(ev), gap(channel, oldest), end(channel, id), opened(cursor) and
   // status(state, info). Its state is one of idle (no channel to follow), connecting, open, waiting (to reconnect),
@@ -95,8 +96,11 @@
     this.state = 'connecting';
     this._status('connecting');
     this._conn = _.TRANSPORTS[this.transport](this, gen);
+    // A transport that hears of its open only at the first heartbeat (the posting iframe) gets until after the
+    // gateway's default heartbeat (15 s) on a quiet channel.
+    var wait = this._conn.heardLate ? Math.max(this.options.openTimeout, LATE_OPEN) : this.options.openTimeout;
     if (!this._everOpened && this.candidates.length > 1) {
-      this._guard = setTimeout(function () { if (gen === self._gen && self.state === 'connecting') { self._fallback(); } }, this.options.openTimeout);
+      this._guard = setTimeout(function () { if (gen === self._gen && self.state === 'connecting') { self._fallback(); } }, wait);
     }
   };
   P._stop = function (state) {

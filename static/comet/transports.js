@@ -209,7 +209,7 @@
           }, 50);
         });
       });
-      return { stop: teardown };
+      return { stop: teardown, heardLate: posted };
     },
 
     poll: function (link, gen) {

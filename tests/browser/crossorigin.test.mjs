@@ -126,28 +126,37 @@ for (const [name, launch] of [['Chromium', launchChromium], ['Firefox ESR', laun
   });
 }
 
-test('across origins with no WebSocket, EventSource or CORS XHR, auto climbs down to the posting iframe, then JSONP', async (t) => {
+test('across origins with no WebSocket, EventSource or CORS XHR, auto takes the posting iframe, then JSONP', async (t) => {
   const app = { gateway: '' };
   const origin = await appServer(t, app);
-  const gateway = await startGateway(t, ['--allow-origin', origin, '--heartbeat', '1s']);
+  const gateway = await startGateway(t, ['--allow-origin', origin, '--heartbeat', '3s']);
   app.gateway = gateway.url.replace('127.0.0.1', 'localhost');
   const context = await (await launchChromium(t)).newContext();
   await context.addInitScript(() => { delete window.WebSocket; delete window.EventSource; window.XMLHttpRequest = undefined; });
-  const page = await context.newPage();
-  await page.goto(`${origin}/page`);
-  assert.deepEqual(await page.evaluate((base) => window.Comet._.candidates({ base }), app.gateway), ['iframe', 'jsonp']);
-  assert.deepEqual(await page.evaluate(() => window.Comet._.candidates({ base: '' })), ['stream', 'iframe'], 'JSONP only across origins');
-  // An iframe that never answers (a proxy that buffers): the next rung is JSONP, from the cursor.
-  await page.route(/\/iframe\//, () => {});
-  const before = await publish(gateway.url, 'down', 'before');
-  await page.evaluate(({ base, cursor }) => {
+  const follow = (page, channel, cursor) => page.evaluate(({ base, channel, cursor }) => {
     window.down = { events: [], statuses: [] };
-    window.Comet.subscribe('down', {
+    window.Comet.subscribe(channel, {
       base, cursor, openTimeout: 1500,
       onEvent: (ev) => window.down.events.push({ id: ev.id, data: ev.data }),
       onStatus: (status, info) => window.down.statuses.push(`${status}:${info.transport}`),
     });
-  }, { base: app.gateway, cursor: before.id });
+  }, { base: app.gateway, channel, cursor });
+
+  const quiet = await context.newPage();
+  await quiet.goto(`${origin}/page`);
+  assert.deepEqual(await quiet.evaluate((base) => window.Comet._.candidates({ base }), app.gateway), ['iframe', 'jsonp']);
+  assert.deepEqual(await quiet.evaluate(() => window.Comet._.candidates({ base: '' })), ['stream', 'iframe'], 'JSONP only across origins');
+  // On a quiet channel the posting iframe hears of its open only at the first heartbeat, after openTimeout: it is kept.
+  await follow(quiet, 'quiet');
+  await until(quiet, () => window.down.statuses.includes('open:iframe'), null, 'the iframe opens at its first heartbeat', 5000);
+  assert.deepEqual(await quiet.evaluate(() => window.down.statuses), ['connecting:iframe', 'open:iframe']);
+
+  // An iframe the gateway's side refuses: the next rung is JSONP, from the cursor.
+  const page = await context.newPage();
+  await page.goto(`${origin}/page`);
+  await page.route(/\/iframe\//, (route) => route.fulfill({ status: 403, contentType: 'text/html', body: 'blocked' }));
+  const before = await publish(gateway.url, 'down', 'before');
+  await follow(page, 'down', before.id);
   const sent = [];
   for (const data of PAYLOADS) sent.push({ id: (await publish(gateway.url, 'down', data)).id, data });
   await until(page, (n) => window.down.events.length >= n, sent.length, 'JSONP delivers');
