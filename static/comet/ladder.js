@@ -13,7 +13,7 @@
   }
 
   _.TRANSPORTS.ws = function (link, gen) {
-    var socket, done = false, cursorAtEnd = null, backOff = false, waiting = 0, following = link.channels.slice();
+    var socket, done = false, cursorAtEnd = null, waiting = 0, following = link.channels.slice();
     function send(message) {
       waiting++;
       socket.send(JSON.stringify(message));
@@ -73,10 +73,7 @@
       if (f) { frame(f); }
     };
     // Every close the gateway starts follows a reconnect frame with its cursor; 1013 asks to come back later.
-    socket.onclose = function (e) {
-      backOff = e.code === 1013 || !cursorAtEnd;
-      finish(!backOff);
-    };
+    socket.onclose = function (e) { finish(e.code !== 1013 && !!cursorAtEnd); };
     return { stop: stop, follow: follow };
   };
 
