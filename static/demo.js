@@ -1,9 +1,9 @@
-/* demo.js: the demo page: four panes, one per transport, each holding ONE connection for the demo channel and the
+/* demo.js: the demo page: five panes, one per transport, each holding ONE connection for the demo channel and the
  * channel of every job it follows, with a publish form, background jobs, cut buttons and a live comparison.
  *
  * Connections. A browser opens at most six HTTP/1.1 connections to one host, shared by all its tabs. Each pane's
  * connection is `shared: true` (comet.js): one tab holds it for every tab of the page and the others get its events
- * over BroadcastChannel, so however many tabs are open the browser holds four connections, one per transport. A job
+ * over BroadcastChannel, so however many tabs are open the browser holds five connections, one per transport. A job
  * runs on a channel of its own (`job-<n>`): the gateway announces it on the demo channel (a `job` event), every pane
  * adds that channel to the connection it already holds, from the announcement's id (so no progress is missed), and
  * when the job ends its channel leaves the connection with no request of its own.
@@ -13,6 +13,7 @@
   var doc = root.document;
   var channel = doc.body.getAttribute('data-channel');
   var SPECS = [
+    { transport: 'ws', title: 'WebSocket', desc: 'One socket of JSON text frames; following a new channel is a message on it, not a new request.' },
     { transport: 'sse', title: 'EventSource (SSE)', desc: 'One held text/event-stream response, parsed by the browser\u2019s EventSource.' },
     { transport: 'stream', title: 'Streaming XHR', desc: 'One chunked response of JSON lines, read as it arrives (fetch or XHR).' },
     { transport: 'iframe', title: 'Hidden iframe', desc: 'A never-ending HTML page of <script> calls into this page.' },
@@ -165,8 +166,8 @@
     for (var t in panes) { if (panes.hasOwnProperty(t) && panes[t].conn) { roles[panes[t].conn.role] = (roles[panes[t].conn.role] || 0) + 1; count++; } }
     var name = roles.alone ? 'alone' : roles.leader === count ? 'leader' : roles.follower === count ? 'follower' : 'mixed';
     el.setAttribute('data-role', name === 'alone' ? 'leader' : name);
-    text(el, name === 'alone' ? 'This tab holds its own four connections.'
-      : name === 'leader' ? 'This tab holds the four connections for every open tab of this page.'
+    text(el, name === 'alone' ? 'This tab holds its own five connections.'
+      : name === 'leader' ? 'This tab holds the five connections for every open tab of this page.'
         : name === 'follower' ? 'Another tab holds the connections; its events are relayed here.'
           : 'This tab holds ' + (roles.leader || 0) + ' of the connections; another tab holds the rest.');
   }

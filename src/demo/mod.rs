@@ -19,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     jobs::configure(cfg);
 }
 
-/// The channel the demo page subscribes its four panes to.
+/// The channel the demo page subscribes its five panes to.
 const DEMO_CHANNEL: &str = "demo";
 
 #[derive(Template)]
@@ -48,8 +48,14 @@ const CLIENT: &str = "comet.js";
 
 /// The parts `/static/comet.js` joins, in order: users load one script, and each part
 /// stays a file of a readable size.
-const CLIENT_PARTS: [&str; 5] =
-    ["comet/core.js", "comet/link.js", "comet/transports.js", "comet/connection.js", "comet/shared.js"];
+const CLIENT_PARTS: [&str; 6] = [
+    "comet/core.js",
+    "comet/link.js",
+    "comet/transports.js",
+    "comet/ladder.js",
+    "comet/connection.js",
+    "comet/shared.js",
+];
 
 /// A file as served: its bytes, its `ETag`, its type and when it last changed.
 struct Served {

@@ -1,4 +1,4 @@
-/* comet.js part 4 of 5, connection: many subscriptions over one held request. A Holder keeps the Link's channel list
+/* comet.js part 5 of 6, connection: many subscriptions over one held request. A Holder keeps the Link's channel list
  * equal to what its subscriptions want; a Connection hands what arrives to its subscriptions, each starting where it
  * was added and never seeing an event twice. ES5. */
 (function (root) {

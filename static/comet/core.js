@@ -1,5 +1,5 @@
-/* comet.js part 1 of 5, core: the Comet namespace, what the browser supports, and small helpers the other parts share
- * through Comet._ (private: the gateway serves the five parts as one file, /static/comet.js). ES5, no build step. */
+/* comet.js part 1 of 6, core: the Comet namespace, what the browser supports, and small helpers the other parts share
+ * through Comet._ (private: the gateway serves the six parts as one file, /static/comet.js). ES5, no build step. */
 (function (root) {
   'use strict';
   var Comet = root.Comet = root.Comet || {};
@@ -9,8 +9,11 @@
   _.tab = _.tab || String(Math.random()).slice(2, 10) + (new Date().getTime() % 1e6);
 
   _.root = root;
-  _.ORDER = ['sse', 'stream', 'iframe', 'poll'];
-  _.DEFAULTS = { minDelay: 500, maxDelay: 30000, openTimeout: 10000, watchdog: 45000, pollTimeout: 0, base: '' };
+  // The ladder `auto` climbs down, best first. Across origins each rung takes its cross-origin form, and JSONP, the one
+  // a browser without CORS still has, comes last (_.candidates).
+  _.ORDER = ['ws', 'sse', 'stream', 'iframe', 'poll'];
+  _.FOREIGN_ORDER = ['ws', 'sse', 'stream', 'iframe', 'poll', 'jsonp'];
+  _.DEFAULTS = { minDelay: 500, maxDelay: 30000, openTimeout: 5000, watchdog: 45000, pollTimeout: 0, base: '' };
 
   _.fetchStreams = function () {
     return !!(root.fetch && root.ReadableStream && root.TextDecoder && root.Response && 'body' in root.Response.prototype);
@@ -18,11 +21,16 @@
   function xhrStreams() {
     return !!root.XMLHttpRequest && 'onprogress' in new root.XMLHttpRequest();
   }
-  Comet.supports = function (transport) {
-    if (transport === 'sse') { return typeof root.EventSource === 'function' || typeof root.EventSource === 'object'; }
-    if (transport === 'stream') { return _.fetchStreams() || xhrStreams(); }
-    if (transport === 'iframe') { return !!(root.document && root.document.createElement); }
-    return transport === 'poll' && !!root.XMLHttpRequest;
+  function present(name) { return typeof root[name] === 'function' || typeof root[name] === 'object'; }
+  // Whether this browser has `transport`: for a gateway on another origin (`foreign`), its cross-origin form.
+  Comet.supports = function (transport, foreign) {
+    var cors = !foreign || _.corsXhr();
+    if (transport === 'ws') { return present('WebSocket'); }
+    if (transport === 'sse') { return present('EventSource') && cors; }
+    if (transport === 'stream') { return (_.fetchStreams() || xhrStreams()) && cors; }
+    if (transport === 'iframe') { return !!(root.document && root.document.createElement) && (!foreign || present('postMessage')); }
+    if (transport === 'jsonp') { return !!(root.document && root.document.createElement); }
+    return transport === 'poll' && !!root.XMLHttpRequest && cors;
   };
 
   _.on = function (target, type, fn) { if (target.addEventListener) { target.addEventListener(type, fn, false); } };
@@ -61,6 +69,7 @@
   };
   _.pageOrigin = function () { return _.originOf(root.location.protocol + '//' + root.location.host); };
   _.corsXhr = function () { return !!root.XMLHttpRequest && 'withCredentials' in new root.XMLHttpRequest(); };
+  _.foreign = function (base) { return !!_.originOf(base) && _.originOf(base) !== _.pageOrigin(); };
 
   // Cursors stay opaque to users, but the client orders them: an id is `<hex epoch>-<decimal seq>` and the sequence
   // grows with every publish on any channel of one epoch. 'earliest' comes before every id. Returns -1, 0 or 1, or

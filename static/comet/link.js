@@ -1,8 +1,9 @@
-/* comet.js part 2 of 5, link: one held request for a list of channels, kept up by reconnecting from the cursor, backing
+/* comet.js part 2 of 6, link: one held request for a list of channels, kept up by reconnecting from the cursor, backing
  * off on errors and falling back to the next transport when one cannot open. ES5. */
 (function (root) {
   'use strict';
   var _ = root.Comet._;
+  var LATE_OPEN = 20000;
 
   // A Link tells its sink what arrives: event(ev), gap(channel, oldest), end(channel, id), opened(cursor) and
   // status(state, info). Its state is one of idle (no channel to follow), connecting, open, waiting (to reconnect),
@@ -19,7 +20,7 @@
     this.cursor = '';
     // The event types wanted besides none: EventSource dispatches only the names it listens for.
     this.events = ['message'];
-    this.stats = { requests: 0, reconnects: 0, reopens: 0, bytes: 0, events: 0, bytesExact: true };
+    this.stats = { requests: 0, reconnects: 0, reopens: 0, changes: 0, bytes: 0, events: 0, bytesExact: true };
     this.state = 'idle';
     this._gen = 0; this._started = false; this._everOpened = false; this._failures = 0;
     this._timer = null; this._guard = null; this._dog = null; this._conn = null;
@@ -30,10 +31,12 @@
   }
   var P = Link.prototype;
 
-  // The transports to try, best first: the one asked for, or all that this browser has.
+  // The transports to try, best first: the one asked for, or every rung of the ladder this browser has (in the form
+  // that reaches a gateway on another origin, when `base` is one).
   _.candidates = function (o) {
-    var found = [], wanted = o.transport && o.transport !== 'auto' ? [o.transport] : _.ORDER;
-    for (var i = 0; i < wanted.length; i++) { if (root.Comet.supports(wanted[i])) { found.push(wanted[i]); } }
+    var foreign = _.foreign(o.base), auto = !o.transport || o.transport === 'auto';
+    var found = [], wanted = auto ? (foreign ? _.FOREIGN_ORDER : _.ORDER) : [o.transport];
+    for (var i = 0; i < wanted.length; i++) { if (root.Comet.supports(wanted[i], foreign && auto)) { found.push(wanted[i]); } }
     if (!found.length) { throw new Error('comet: transport not available here: ' + (o.transport || 'auto')); }
     return found;
   };
@@ -46,6 +49,8 @@
     if (cursor !== undefined) { this.cursor = cursor; }
     this.channels = channels.slice();
     if (!channels.length) { this._stop('idle'); this._status('idle'); return; }
+    // A WebSocket changes what it follows with messages on the socket it has.
+    if (this.state === 'open' && this._conn && this._conn.follow) { this.stats.changes++; this._conn.follow(this.channels, this.cursor); return; }
     if (this._live()) { this.stats.reopens++; this._stop('idle'); this._connect(true); } else if (this.state === 'idle') { this._connect(true); }
   };
   P.listen = function (types) {
@@ -67,9 +72,10 @@
     this._stop('idle');
     this._wait(pauseMs || 0, 'cut');
   };
+  P.tokenNow = function () { return typeof this.token === 'function' ? this.token() : this.token; };
   P.url = function (kind, extra, channels) {
     var q = [], name, list = [], wanted = channels || this.channels;
-    var token = typeof this.token === 'function' ? this.token() : this.token;
+    var token = this.tokenNow();
     if (this.cursor && !channels) { q.push('cursor=' + encodeURIComponent(this.cursor)); }
     if (token) { q.push('token=' + encodeURIComponent(token)); }
     for (name in extra) { if (extra.hasOwnProperty(name) && extra[name]) { q.push(name + '=' + encodeURIComponent(extra[name])); } }
@@ -90,8 +96,11 @@
     this.state = 'connecting';
     this._status('connecting');
     this._conn = _.TRANSPORTS[this.transport](this, gen);
+    // A transport that hears of its open only at the first heartbeat (the posting iframe) gets until after the
+    // gateway's default heartbeat (15 s) on a quiet channel.
+    var wait = this._conn.heardLate ? Math.max(this.options.openTimeout, LATE_OPEN) : this.options.openTimeout;
     if (!this._everOpened && this.candidates.length > 1) {
-      this._guard = setTimeout(function () { if (gen === self._gen && self.state === 'connecting') { self._fallback(); } }, this.options.openTimeout);
+      this._guard = setTimeout(function () { if (gen === self._gen && self.state === 'connecting') { self._fallback(); } }, wait);
     }
   };
   P._stop = function (state) {

@@ -1,4 +1,4 @@
-/* comet.js part 5 of 5, shared: `Comet.connect({shared: true})` gives every tab of an origin one connection. One tab
+/* comet.js part 6 of 6, shared: `Comet.connect({shared: true})` gives every tab of an origin one connection. One tab
  * holds it; the others send it their subscriptions and get what arrives over a BroadcastChannel. ES5. */
 (function (root) {
   'use strict';
@@ -56,7 +56,7 @@
     this.onStatus = this.options.onStatus;
     this.onRole = this.options.onRole;
     this.holder = null;
-    this.stats = { requests: 0, reconnects: 0, reopens: 0, bytes: 0, events: 0, bytesExact: true };
+    this.stats = { requests: 0, reconnects: 0, reopens: 0, changes: 0, bytes: 0, events: 0, bytesExact: true };
     this._tabs = {};
     var name = 'comet:' + (typeof options.shared === 'string' ? options.shared : '') + '|' + (options.base || '') + '|' + (options.transport || 'auto');
     this.bus = new root.BroadcastChannel(name);

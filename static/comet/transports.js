@@ -1,4 +1,4 @@
-/* comet.js part 3 of 5, transports: SSE, streaming XHR, the hidden iframe (same-origin or posting across origins) and
+/* comet.js part 3 of 6, transports: SSE, streaming XHR, the hidden iframe (same-origin or posting across origins) and
  * long-polling, each reading one request's frames for a Link. A request for one channel gets the single-channel
  * frames; for several, every frame names its channel (docs/PROTOCOL.md). ES5. */
 (function (root) {
@@ -38,6 +38,35 @@
       return true;
     };
   }
+
+  // Long-polling, with `ask(url, timeout, done(answer, bytes))` making one request (an XHR, or a JSONP <script>) and
+  // returning something with abort().
+  _.polling = function (link, gen, kind, ask) {
+    var req = null, stopped = false, first = true, timeout = link.options.pollTimeout;
+    // The first poll asks not to be held, so the link knows at once that the gateway answers and where it stands.
+    function next() {
+      if (stopped) { return; }
+      link.stats.requests++;
+      req = ask(link.url(kind, { timeout: first ? '0' : timeout ? String(timeout) : '' }), timeout, function (body, size) {
+        if (stopped) { return; }
+        first = false;
+        if (!body || !body.events) { link._ended(gen, false); return; }
+        link._bytes(gen, size, kind === 'poll');
+        link._open(gen, body.cursor || 'earliest');
+        answered(body);
+        if (link._current(gen)) { next(); }
+      });
+    }
+    function answered(body) {
+      var i, gaps = body.gaps || (body.gap ? [{ channel: null, oldest: body.oldest }] : []), ended = body.ended || [];
+      for (i = 0; i < gaps.length; i++) { link._gap(gen, gaps[i].channel, gaps[i].oldest); }
+      for (i = 0; i < body.events.length && link._current(gen); i++) { link._deliver(gen, body.events[i]); }
+      link._adopt(gen, body.cursor);
+      for (i = 0; i < ended.length && link._current(gen); i++) { link._end(gen, ended[i], null); }
+    }
+    next();
+    return { stop: function () { stopped = true; if (req) { req.abort(); } } };
+  };
 
   _.TRANSPORTS = {
     sse: function (link, gen) {
@@ -180,35 +209,15 @@
           }, 50);
         });
       });
-      return { stop: teardown };
+      return { stop: teardown, heardLate: posted };
     },
 
     poll: function (link, gen) {
-      var xhr = null, stopped = false, first = true, timeout = link.options.pollTimeout;
-      // The first poll asks not to be held, so the link knows at once that the gateway answers and where it stands.
-      function next() {
-        if (stopped) { return; }
-        link.stats.requests++;
-        xhr = _.request(link.url('poll', { timeout: first ? '0' : timeout ? String(timeout) : '' }), function (body, x) {
-          if (stopped) { return; }
-          first = false;
-          if (!body || !body.events) { link._ended(gen, false); return; }
-          link._bytes(gen, _.utf8len(x.responseText));
-          link._open(gen, body.cursor || 'earliest');
-          answered(body);
-          if (link._current(gen)) { next(); }
-        });
+      return _.polling(link, gen, 'poll', function (url, timeout, done) {
+        var xhr = _.request(url, function (body, x) { done(body, body ? _.utf8len(x.responseText) : 0); });
         if ('timeout' in xhr) { xhr.timeout = ((timeout || 25) + 15) * 1000; }
-      }
-      function answered(body) {
-        var i, gaps = body.gaps || (body.gap ? [{ channel: null, oldest: body.oldest }] : []), ended = body.ended || [];
-        for (i = 0; i < gaps.length; i++) { link._gap(gen, gaps[i].channel, gaps[i].oldest); }
-        for (i = 0; i < body.events.length && link._current(gen); i++) { link._deliver(gen, body.events[i]); }
-        link._adopt(gen, body.cursor);
-        for (i = 0; i < ended.length && link._current(gen); i++) { link._end(gen, ended[i], null); }
-      }
-      next();
-      return { stop: function () { stopped = true; if (xhr) { xhr.abort(); } } };
+        return xhr;
+      });
     }
   };
 }(this));

@@ -126,6 +126,7 @@ async fn the_client_library_is_served_as_its_parts_joined_in_order() {
         include_str!("../../static/comet/core.js"),
         include_str!("../../static/comet/link.js"),
         include_str!("../../static/comet/transports.js"),
+        include_str!("../../static/comet/ladder.js"),
         include_str!("../../static/comet/connection.js"),
         include_str!("../../static/comet/shared.js"),
     ];

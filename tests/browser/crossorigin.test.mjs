@@ -1,9 +1,11 @@
-// crossorigin.test.mjs: a page on one origin follows a gateway on another with the hidden iframe, whose scripts post
-// each call to the page's origin: every payload arrives once and unchanged, nothing runs, and forged messages are ignored.
+// crossorigin.test.mjs: a page on one origin (http://127.0.0.1:A) follows a gateway on another (http://localhost:B) on
+// every cross-origin rung: the hidden iframe posting each call to the page's origin (forged messages are ignored), JSONP,
+// CORS SSE and stream, and the WebSocket; each delivers every payload once and unchanged, and nothing runs. In Chromium
+// and Firefox ESR; `auto` across origins picks the WebSocket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { startGateway, launchChromium, publish, waitForOpen, waitForCount } from './harness.mjs';
+import { startGateway, launchChromium, launchFirefox, publish, waitForOpen, waitForCount, sleep } from './harness.mjs';
 
 const PAYLOADS = [
   'plain text',
@@ -65,4 +67,101 @@ test('an origin the gateway does not allow gets no iframe stream', async (t) => 
   const response = await fetch(`${gateway.url}/iframe/across?origin=${encodeURIComponent('http://127.0.0.1:1')}`);
   assert.equal(response.status, 403);
   assert.equal((await response.json()).error, 'forbidden');
+});
+
+// Waits for `predicate(arg)` in the page, in Playwright's and Puppeteer's pages alike.
+async function until(page, predicate, arg, what, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  while (!(await page.evaluate(predicate, arg))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeout} ms`);
+    await sleep(50);
+  }
+}
+
+// Follows `channel` with `transport` from the page, publishes the corpus and checks each payload arrived once, in order.
+async function deliversAcross(page, gatewayUrl, transport, channel) {
+  await page.evaluate(({ base, transport, channel }) => {
+    window.across = window.across || {};
+    const got = window.across[transport] = { events: [], statuses: [] };
+    got.handle = window.Comet.subscribe(channel, {
+      transport, base,
+      onEvent: (ev) => got.events.push({ id: ev.id, data: ev.data }),
+      onStatus: (status, info) => got.statuses.push(`${status}:${info.transport}`),
+    });
+  }, { base: gatewayUrl, transport, channel });
+  await until(page, (k) => window.across[k].statuses.some((s) => s.startsWith('open:')), transport, `${transport} opens`);
+  const sent = [];
+  for (const data of PAYLOADS) sent.push({ id: (await publish(gatewayUrl, channel, data)).id, data });
+  await until(page, ({ k, n }) => window.across[k].events.length >= n, { k: transport, n: sent.length }, `${transport} delivers`);
+  await sleep(300);
+  // A one-channel SSE frame turns CR and CRLF into LF (docs/PROTOCOL.md, "Events").
+  const expected = sent.map((e) => (transport === 'sse' ? { ...e, data: e.data.replace(/\r\n?/g, '\n') } : e));
+  assert.deepEqual(await page.evaluate((k) => window.across[k].events, transport), expected, transport);
+  assert.equal(await page.evaluate(() => window.__xss), undefined, `no payload ran (${transport})`);
+  const picked = await page.evaluate((k) => window.across[k].handle.transport, transport);
+  await page.evaluate((k) => window.across[k].handle.close(), transport);
+  return picked;
+}
+
+const RUNGS = ['iframe', 'jsonp', 'sse', 'stream', 'ws', 'auto'];
+
+for (const [name, launch] of [['Chromium', launchChromium], ['Firefox ESR', launchFirefox]]) {
+  test(`${name}: the posting iframe, JSONP, CORS SSE and stream, and the WebSocket deliver across origins exactly once; auto picks the WebSocket`, async (t) => {
+    const app = { gateway: '' };
+    const origin = await appServer(t, app);
+    const gateway = await startGateway(t, ['--allow-origin', origin, '--heartbeat', '1s']);
+    app.gateway = gateway.url.replace('127.0.0.1', 'localhost');
+    const page = await (await launch(t)).newPage();
+    await page.goto(`${origin}/page`);
+    assert.notEqual(origin, new URL(app.gateway).origin);
+    for (const transport of RUNGS) {
+      await t.test(transport, async () => {
+        const picked = await deliversAcross(page, app.gateway, transport, `across-${transport}`);
+        assert.equal(picked, transport === 'auto' ? 'ws' : transport);
+      });
+    }
+    // Every JSONP poll's <script> and callback are gone once it is answered (at most a no-op waits for a late answer).
+    assert.equal(await page.evaluate(() => document.querySelectorAll('script[src*="/jsonp/"]').length), 0);
+    assert.deepEqual(await page.evaluate(() => Object.keys(window.Comet.cb).filter((k) => /^j/.test(k) && window.Comet.cb[k].length)), []);
+  });
+}
+
+test('across origins with no WebSocket, EventSource or CORS XHR, auto takes the posting iframe, then JSONP', async (t) => {
+  const app = { gateway: '' };
+  const origin = await appServer(t, app);
+  const gateway = await startGateway(t, ['--allow-origin', origin, '--heartbeat', '3s']);
+  app.gateway = gateway.url.replace('127.0.0.1', 'localhost');
+  const context = await (await launchChromium(t)).newContext();
+  await context.addInitScript(() => { delete window.WebSocket; delete window.EventSource; window.XMLHttpRequest = undefined; });
+  const follow = (page, channel, cursor) => page.evaluate(({ base, channel, cursor }) => {
+    window.down = { events: [], statuses: [] };
+    window.Comet.subscribe(channel, {
+      base, cursor, openTimeout: 1500,
+      onEvent: (ev) => window.down.events.push({ id: ev.id, data: ev.data }),
+      onStatus: (status, info) => window.down.statuses.push(`${status}:${info.transport}`),
+    });
+  }, { base: app.gateway, channel, cursor });
+
+  const quiet = await context.newPage();
+  await quiet.goto(`${origin}/page`);
+  assert.deepEqual(await quiet.evaluate((base) => window.Comet._.candidates({ base }), app.gateway), ['iframe', 'jsonp']);
+  assert.deepEqual(await quiet.evaluate(() => window.Comet._.candidates({ base: '' })), ['stream', 'iframe'], 'JSONP only across origins');
+  // On a quiet channel the posting iframe hears of its open only at the first heartbeat, after openTimeout: it is kept.
+  await follow(quiet, 'quiet');
+  await until(quiet, () => window.down.statuses.includes('open:iframe'), null, 'the iframe opens at its first heartbeat', 5000);
+  assert.deepEqual(await quiet.evaluate(() => window.down.statuses), ['connecting:iframe', 'open:iframe']);
+
+  // An iframe the gateway's side refuses: the next rung is JSONP, from the cursor.
+  const page = await context.newPage();
+  await page.goto(`${origin}/page`);
+  await page.route(/\/iframe\//, (route) => route.fulfill({ status: 403, contentType: 'text/html', body: 'blocked' }));
+  const before = await publish(gateway.url, 'down', 'before');
+  await follow(page, 'down', before.id);
+  const sent = [];
+  for (const data of PAYLOADS) sent.push({ id: (await publish(gateway.url, 'down', data)).id, data });
+  await until(page, (n) => window.down.events.length >= n, sent.length, 'JSONP delivers');
+  await sleep(300);
+  assert.deepEqual(await page.evaluate(() => window.down.events), sent);
+  assert.ok((await page.evaluate(() => window.down.statuses)).includes('fallback:jsonp'));
+  assert.equal(await page.evaluate(() => window.__xss), undefined, 'no payload ran');
 });

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { startGateway, launchChromium, publish, heldRequests, sleep, TRANSPORTS } from './harness.mjs';
 
 const FLAGS = ['--heartbeat', '1s', '--poll-timeout', '5s'];
+// The demo's panes, in its order: the WebSocket beside the four HTTP transports.
+const PANES = ['ws', ...TRANSPORTS];
 const XSS = [
   '<img src=x onerror="top.__xss = (top.__xss || 0) + 1">',
   '</script><script>top.__xss = (top.__xss || 0) + 1</script>',
@@ -21,7 +23,7 @@ async function openDemo(context, gateway, onRequest) {
 async function waitAllOpen(page) {
   await page.waitForFunction(() => {
     const panes = [...document.querySelectorAll('.pane')];
-    return panes.length === 4 && panes.every((p) => p.getAttribute('data-status') === 'open');
+    return panes.length === 5 && panes.every((p) => p.getAttribute('data-status') === 'open');
   }, null, { timeout: 10_000, polling: 50 });
 }
 
@@ -54,16 +56,16 @@ async function publishFromForm(page, text) {
   await page.waitForFunction(() => document.getElementById('message').value === '', null, { timeout: 5000 });
 }
 
-test('text published from the form appears as text in all four panes, and XSS payloads never run', async (t) => {
+test('text published from the form appears as text in all five panes, and XSS payloads never run', async (t) => {
   const gateway = await startGateway(t, FLAGS);
   const page = await openDemo(await launchChromium(t), gateway);
   await waitAllOpen(page);
-  assert.equal(await page.textContent('#role'), 'This tab holds the four connections for every open tab of this page.');
-  // The long-poll pane is counted only while a poll is held: publish once all four are held.
-  await waitSubscribers(gateway, 'demo', 4);
-  await publishFromForm(page, 'Hello, four transports!\nsecond line');
-  await waitShown(page, 'Hello, four transports!\nsecond line', 1000);
-  assert.match(await page.textContent('#publish-note'), /^Published \S+ to 4 subscribers\.$/);
+  assert.equal(await page.textContent('#role'), 'This tab holds the five connections for every open tab of this page.');
+  // The long-poll pane is counted only while a poll is held: publish once all five are held.
+  await waitSubscribers(gateway, 'demo', 5);
+  await publishFromForm(page, 'Hello, five transports!\nsecond line');
+  await waitShown(page, 'Hello, five transports!\nsecond line', 1000);
+  assert.match(await page.textContent('#publish-note'), /^Published \S+ to 5 subscribers\.$/);
 
   for (const payload of XSS) {
     await publishFromForm(page, payload);
@@ -71,8 +73,8 @@ test('text published from the form appears as text in all four panes, and XSS pa
   }
   await page.waitForFunction(() => [...document.querySelectorAll('.stat-events')].every((d) => d.textContent === '4'));
   const panes = await shown(page);
-  for (const transport of TRANSPORTS) {
-    assert.deepEqual(panes[transport], [...XSS].reverse().concat('Hello, four transports!\nsecond line'), transport);
+  for (const transport of PANES) {
+    assert.deepEqual(panes[transport], [...XSS].reverse().concat('Hello, five transports!\nsecond line'), transport);
   }
   assert.equal(await page.evaluate(() => document.querySelectorAll('.events img, .events svg, .events script').length), 0);
   for (const frame of page.frames()) {
@@ -100,7 +102,7 @@ test('a background job reaches 100 % in every pane while the page stays responsi
   assert.ok(Date.now() - started < 1500, 'a publish during the job is not held back');
   await page.waitForFunction(() => [...document.querySelectorAll('.job')].every((j) => j.getAttribute('data-state') === 'done'), null, { timeout: 10_000 });
   const bars = await page.evaluate(() => [...document.querySelectorAll('.progress')].map((p) => p.getAttribute('aria-valuenow')));
-  assert.deepEqual(bars, ['100', '100', '100', '100']);
+  assert.deepEqual(bars, Array(5).fill('100'));
   assert.match(await page.textContent('#job-note'), /^Job \S+ started on job-\d+: 30 steps, one every 100 ms\.$/);
 });
 
@@ -108,6 +110,8 @@ test("each pane follows a job's channel on the one connection it holds, and the 
   const gateway = await startGateway(t, FLAGS);
   const page = await openDemo(await launchChromium(t), gateway);
   const held = Object.fromEntries(TRANSPORTS.map((transport) => [transport, heldRequests(page, transport)]));
+  const sockets = [];
+  page.on('websocket', (socket) => sockets.push(socket));
   await waitAllOpen(page);
   await page.fill('#steps', '10');
   await page.fill('#pace', '50');
@@ -117,16 +121,16 @@ test("each pane follows a job's channel on the one connection it holds, and the 
   await page.waitForFunction((job) => [...document.querySelectorAll('.stat-channels')].every((d) => d.textContent === `demo, ${job}`), job, { polling: 20 });
   await page.waitForFunction(() => {
     const jobs = [...document.querySelectorAll('.job')];
-    return jobs.length === 4 && jobs.every((j) => j.getAttribute('data-ended') === 'true');
+    return jobs.length === 5 && jobs.every((j) => j.getAttribute('data-ended') === 'true');
   }, null, { timeout: 15_000 });
   const bars = await page.evaluate(() => [...document.querySelectorAll('.progress')].map((p) => p.getAttribute('aria-valuenow')));
-  assert.deepEqual(bars, ['100', '100', '100', '100']);
+  assert.deepEqual(bars, Array(5).fill('100'));
   const atEnd = Object.fromEntries(TRANSPORTS.map((transport) => [transport, held[transport].count()]));
   await sleep(2500);
   const figures = (name) => page.evaluate((name) => [...document.querySelectorAll(`.stat-${name}`)].map((d) => d.textContent), name);
-  assert.deepEqual(await figures('channels'), Array(4).fill('demo'), 'the job channel left every connection');
-  assert.deepEqual(await figures('held'), Array(4).fill('1'), 'each pane holds one connection');
-  assert.deepEqual(await figures('reconnects'), Array(4).fill('0'), 'the end made no pane reconnect');
+  assert.deepEqual(await figures('channels'), Array(5).fill('demo'), 'the job channel left every connection');
+  assert.deepEqual(await figures('held'), Array(5).fill('1'), 'each pane holds one connection');
+  assert.deepEqual(await figures('reconnects'), Array(5).fill('0'), 'the end made no pane reconnect');
   for (const transport of TRANSPORTS) {
     if (transport === 'poll') {
       assert.equal(held[transport].lists().at(-1), 'demo', 'the next poll asks for the demo channel alone');
@@ -136,9 +140,12 @@ test("each pane follows a job's channel on the one connection it holds, and the 
     assert.equal(held[transport].count(), atEnd[transport], `${transport}: no request after the end`);
     assert.equal(held[transport].open(), 1, `${transport}: the connection is still held`);
   }
+  // The WebSocket pane added and dropped the job's channel with messages on the one socket it opened.
+  assert.deepEqual(sockets.map((socket) => new URL(socket.url()).pathname), ['/ws/demo'], 'ws: one socket, no re-open');
+  assert.equal(sockets[0].isClosed(), false, 'ws: the socket is still held');
   const rows = await page.evaluate(() => [...document.querySelectorAll('#compare-rows tr')].map((row) => [
     row.getAttribute('data-transport'), ...[...row.querySelectorAll('td:not(.cmp-bar-cell)')].map((cell) => cell.textContent)]));
-  assert.deepEqual(rows.map((row) => row[0]), TRANSPORTS);
+  assert.deepEqual(rows.map((row) => row[0]), PANES);
   for (const [transport, perEvent, requests, p50, p95] of rows) {
     assert.match(perEvent, /^(≈ )?\d+(\.\d)? (B|KiB)$/, `${transport} bytes per event`);
     assert.match(requests, /^\d+\.\d\d$/, `${transport} requests per event`);
@@ -154,7 +161,7 @@ test('a cut button drops its connection and the pane resumes from its cursor wit
   await waitAllOpen(page);
   await publish(gateway.url, 'demo', 'before the cut');
   await waitShown(page, 'before the cut', 3000);
-  for (const transport of TRANSPORTS) {
+  for (const transport of PANES) {
     await page.click(`.pane[data-transport=${transport}] .cut`);
   }
   await page.waitForFunction(() => [...document.querySelectorAll('.pane')].every((p) => p.getAttribute('data-status') === 'waiting'));
@@ -162,23 +169,26 @@ test('a cut button drops its connection and the pane resumes from its cursor wit
   await waitShown(page, 'while cut 3', 6000);
   await sleep(300);
   const panes = await shown(page);
-  for (const transport of TRANSPORTS) {
+  for (const transport of PANES) {
     assert.deepEqual(panes[transport], ['while cut 3', 'while cut 2', 'while cut 1', 'before the cut'], transport);
   }
   await page.waitForFunction(() => [...document.querySelectorAll('.stat-reconnects')].every((d) => d.textContent === '1'));
   await sleep(1000);
   const reconnects = await page.evaluate(() => [...document.querySelectorAll('.stat-reconnects')].map((d) => d.textContent));
-  assert.deepEqual(reconnects, ['1', '1', '1', '1'], 'one reconnect per cut, no storm');
+  assert.deepEqual(reconnects, Array(5).fill('1'), 'one reconnect per cut, no storm');
 });
 
-test('two tabs share one set of four connections and both get a publish from either within a second', async (t) => {
+test('two tabs share one set of five connections and both get a publish from either within a second', async (t) => {
   const gateway = await startGateway(t, FLAGS);
   const context = await (await launchChromium(t)).newContext();
   const held = { first: 0, second: 0 };
   const counter = (name) => (req) => { if (/\/(sse|stream|iframe|poll)\//.test(req.url())) held[name] += 1; };
   const first = await openDemo(context, gateway, counter('first'));
   await waitAllOpen(first);
-  const second = await openDemo(context, gateway, counter('second'));
+  const second = await context.newPage();
+  second.on('request', counter('second'));
+  second.on('websocket', () => { held.second += 1; });
+  await second.goto(`${gateway.url}/`);
   await waitAllOpen(second);
   assert.match(await second.textContent('#role'), /^Another tab holds the connections/);
   const job = await fetch(`${gateway.url}/demo/jobs?steps=20&pace_ms=100&channel=demo`, { method: 'POST' });
@@ -201,7 +211,7 @@ test('two tabs share one set of four connections and both get a publish from eit
   }
   assert.equal(held.second, 0, 'the second tab opened no connection of its own');
   const info = await (await fetch(`${gateway.url}/channels/demo`)).json();
-  assert.ok(info.subscribers <= 4, `the gateway holds ${info.subscribers} subscribers for two tabs`);
+  assert.ok(info.subscribers <= 5, `the gateway holds ${info.subscribers} subscribers for two tabs`);
 
   await first.close();
   await second.waitForFunction(() => document.getElementById('role').getAttribute('data-role') === 'leader');
@@ -211,14 +221,14 @@ test('two tabs share one set of four connections and both get a publish from eit
   assert.deepEqual((await shown(second)).sse.slice(0, 2), ['after the first tab closed', 'second again']);
 });
 
-test('without EventSource the demo page marks the SSE pane unsupported and the other three still deliver', async (t) => {
+test('without EventSource the demo page marks the SSE pane unsupported and the other four still deliver', async (t) => {
   const gateway = await startGateway(t, FLAGS);
   const page = await (await launchChromium(t)).newPage();
   await page.addInitScript(() => { delete window.EventSource; });
   await page.goto(`${gateway.url}/`);
-  await page.waitForFunction(() => [...document.querySelectorAll('.pane')].map((p) => p.getAttribute('data-status')).join() === 'unsupported,open,open,open');
+  await page.waitForFunction(() => [...document.querySelectorAll('.pane')].map((p) => p.getAttribute('data-status')).join() === 'open,unsupported,open,open,open');
   await publishFromForm(page, 'no EventSource here');
-  await page.waitForFunction(() => [...document.querySelectorAll('.pane:not([data-transport=sse]) .ev-data')].filter((d) => d.textContent === 'no EventSource here').length === 3);
+  await page.waitForFunction(() => [...document.querySelectorAll('.pane:not([data-transport=sse]) .ev-data')].filter((d) => d.textContent === 'no EventSource here').length === 4);
   assert.deepEqual((await shown(page)).sse, []);
   assert.equal(await page.isDisabled('.pane[data-transport=sse] .cut'), true);
 });
@@ -238,5 +248,5 @@ test('without navigator.locks a BroadcastChannel heartbeat still elects one tab 
   await publishFromForm(second, 'elected by heartbeat');
   await Promise.all([waitShown(first, 'elected by heartbeat', 1000), waitShown(second, 'elected by heartbeat', 1000)]);
   const info = await (await fetch(`${gateway.url}/channels/demo`)).json();
-  assert.ok(info.subscribers <= 4, `the gateway holds ${info.subscribers} subscribers for two tabs`);
+  assert.ok(info.subscribers <= 5, `the gateway holds ${info.subscribers} subscribers for two tabs`);
 });

@@ -7,7 +7,7 @@ import { parse } from 'acorn';
 import { REPO } from './harness.mjs';
 
 // The parts the gateway joins into /static/comet.js, in its order (src/demo/mod.rs).
-const PARTS = ['core', 'link', 'transports', 'connection', 'shared'].map((part) => `static/comet/${part}.js`);
+const PARTS = ['core', 'link', 'transports', 'ladder', 'connection', 'shared'].map((part) => `static/comet/${part}.js`);
 
 for (const file of [...PARTS, 'static/demo.js']) {
   test(`${file} parses as ES5`, () => {

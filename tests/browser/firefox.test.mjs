@@ -1,11 +1,12 @@
-// firefox.test.mjs: the same client in Debian's Firefox ESR, driven over WebDriver BiDi: each transport makes a round trip.
+// firefox.test.mjs: the same client in Debian's Firefox ESR, driven over WebDriver BiDi: each transport (the WebSocket and
+// JSONP too) makes a round trip, and auto picks the WebSocket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, launchFirefox, publish, TRANSPORTS } from './harness.mjs';
 
 const PAYLOADS = ['plain', 'two\nlines', 'unicode ✓ 日本語 😀 \u2028 </script>'];
 
-test('Firefox ESR receives events in order on every transport, and auto picks EventSource', async (t) => {
+test('Firefox ESR receives events in order on every transport, and auto picks the WebSocket', async (t) => {
   const gateway = await startGateway(t, ['--heartbeat', '1s']);
   const browser = await launchFirefox(t);
   const page = await browser.newPage();
@@ -21,7 +22,7 @@ test('Firefox ESR receives events in order on every transport, and auto picks Ev
   await page.setRequestInterception(false);
   await page.evaluate(() => { window.received = {}; window.handles = {}; });
 
-  for (const transport of ['auto', ...TRANSPORTS]) {
+  for (const transport of ['auto', 'ws', ...TRANSPORTS, 'jsonp']) {
     await t.test(transport, async () => {
       const channel = `firefox-${transport}`;
       const picked = await page.evaluate((channel, transport) => {
@@ -32,7 +33,7 @@ test('Firefox ESR receives events in order on every transport, and auto picks Ev
         });
         return window.handles[transport].transport;
       }, channel, transport);
-      assert.equal(picked, transport === 'auto' ? 'sse' : transport);
+      assert.equal(picked, transport === 'auto' ? 'ws' : transport);
       await page.waitForFunction((k) => window.received[k].opened, { timeout: 10_000 }, transport);
       const sent = [];
       for (const data of PAYLOADS) sent.push([(await publish(gateway.url, channel, data)).id, data]);

@@ -12,8 +12,13 @@ export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // Chromium 156 refuses a WebSocket to loopback from the page cometPage fulfils through Playwright
+  // (ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS): that page has no address of its own to compare with.
+  '--disable-features=LocalNetworkAccessChecks',
 ];
 export const TRANSPORTS = ['sse', 'stream', 'iframe', 'poll'];
+// Every rung comet.js has: the four HTTP transports above between the WebSocket and JSONP.
+export const LADDER = ['ws', ...TRANSPORTS, 'jsonp'];
 
 // Starts the gateway with `flags`; resolves once it printed its address. Call stop() when done (t.after does it for you).
 export async function startGateway(t, flags = [], { bind = '127.0.0.1:0' } = {}) {

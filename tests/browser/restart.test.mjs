@@ -1,7 +1,7 @@
 // restart.test.mjs: when the gateway goes away and comes back, every transport backs off, reconnects and reports the gap.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, sleep, TRANSPORTS } from './harness.mjs';
+import { startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, sleep, LADDER as TRANSPORTS } from './harness.mjs';
 
 test('after a gateway restart each transport reconnects with backoff, signals a gap, and receives new events once', async (t) => {
   const before = await startGateway(t, ['--heartbeat', '1s']);

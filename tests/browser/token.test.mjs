@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { BIN, startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, sleep, TRANSPORTS } from './harness.mjs';
+import { BIN, startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, sleep, LADDER as TRANSPORTS } from './harness.mjs';
 
 const SECRET = 'browser-test-secret-of-at-least-32-bytes';
 const mint = (channel, ttl) => execFileSync(BIN, ['--subscribe-secret', SECRET, 'token', '--channel', channel, '--ttl', ttl]).toString().trim();

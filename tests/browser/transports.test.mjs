@@ -1,7 +1,7 @@
 // transports.test.mjs: each transport hands tricky payloads, named events, cursors and gaps to a real page unchanged and in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, TRANSPORTS } from './harness.mjs';
+import { startGateway, launchChromium, publish, cometPage, subscribe, waitForOpen, waitForCount, LADDER as TRANSPORTS } from './harness.mjs';
 
 const big = (() => {
   let text = '';
